@@ -1,0 +1,3 @@
+//! boot: one machine image, any role, from instance tags
+//!
+//! Work in progress: this crate is being written now.

@@ -1,0 +1,3 @@
+//! runsv: supervises one service directory (runit-compatible)
+//!
+//! Work in progress: this crate is being written now.

@@ -1,0 +1,3 @@
+//! runsvdir and runsvchdir: the supervision tree (runit-compatible)
+//!
+//! Work in progress: this crate is being written now.

@@ -1,0 +1,3 @@
+//! sv: control and status client for runsv (runit-compatible)
+//!
+//! Work in progress: this crate is being written now.

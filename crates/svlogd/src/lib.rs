@@ -1,0 +1,3 @@
+//! svlogd: the rotating logger (runit-compatible)
+//!
+//! Work in progress: this crate is being written now.
