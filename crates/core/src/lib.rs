@@ -14,6 +14,7 @@ pub mod control;
 pub mod entry;
 pub mod errtext;
 pub mod getopt;
+pub mod instance;
 pub mod layout;
 pub mod process;
 pub mod report;

@@ -1,0 +1,206 @@
+//! `supervise/instance`: which process runsv last started, precisely enough
+//! to recognise it after runsv itself died (runit-rs extension).
+//!
+//! runit records only the pid of `./run` (`supervise/pid`). When runsv is
+//! SIGKILLed, `./run` lives on as an orphan and a new runsv on the same
+//! directory starts a second copy. runit-rs's runsv also writes this file
+//! (and `log/supervise/instance` for the log service) every time it starts or
+//! reaps a service process; a new runsv reads it at start-up and stops a
+//! previous instance that is still alive before starting a fresh one.
+//!
+//! Format: an empty file when no process runs, otherwise one text line
+//!
+//! ```text
+//! <kind> <pid> <starttime> <boot_id>\n
+//! ```
+//!
+//! * `kind`: `run` (`./run`, or `log/run` in `log/supervise/instance`) or
+//!   `finish` (`./finish`);
+//! * `pid`: decimal pid, also the process-group id (runit-rs starts service
+//!   processes as process-group leaders);
+//! * `starttime`: field 22 of `/proc/<pid>/stat` (clock ticks after boot),
+//!   which tells a reused pid apart from the recorded process;
+//! * `boot_id`: `/proc/sys/kernel/random/boot_id`, so that a record that
+//!   survived a reboot (a `supervise/` on persistent storage) never matches.
+//!
+//! The file is written atomically (`instance.new`, then rename; mode 0644).
+//! C runit's `sv` ignores it; runit-rs's `sv` may use [`Instance::is_running`]
+//! to tell a live service process from a stale pid.
+
+use crate::atomic;
+use crate::supervise::Supervise;
+use std::fs;
+use std::io;
+use std::path::Path;
+
+/// File name inside `supervise/`.
+pub const FILE: &str = "instance";
+
+/// What kind of service process a record describes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `./run` (or `log/run` in the log's file).
+    Run,
+    /// `./finish`.
+    Finish,
+}
+
+impl Kind {
+    /// The word in the file.
+    pub fn word(self) -> &'static str {
+        match self {
+            Kind::Run => "run",
+            Kind::Finish => "finish",
+        }
+    }
+}
+
+/// One decoded record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Instance {
+    /// What the process is.
+    pub kind: Kind,
+    /// Its pid (and process-group id).
+    pub pid: u32,
+    /// Field 22 of `/proc/<pid>/stat` when it was recorded.
+    pub start_time: u64,
+    /// The kernel's boot id when it was recorded.
+    pub boot_id: String,
+}
+
+impl Instance {
+    /// Describes the live process `pid` as it is now (reads `/proc`).
+    pub fn of(kind: Kind, pid: u32, boot_id: &str) -> io::Result<Self> {
+        Ok(Instance { kind, pid, start_time: start_time(pid)?, boot_id: boot_id.to_string() })
+    }
+
+    /// The file's line, newline included.
+    pub fn encode(&self) -> String {
+        format!("{} {} {} {}\n", self.kind.word(), self.pid, self.start_time, self.boot_id)
+    }
+
+    /// Decodes the file's contents; `None` for an empty or malformed file.
+    pub fn decode(bytes: &[u8]) -> Option<Self> {
+        let text = std::str::from_utf8(bytes).ok()?;
+        let line = text.strip_suffix('\n')?;
+        let mut fields = line.split(' ');
+        let kind = match fields.next()? {
+            "run" => Kind::Run,
+            "finish" => Kind::Finish,
+            _ => return None,
+        };
+        let pid = fields.next()?.parse::<u32>().ok().filter(|&p| p > 1)?;
+        let start_time = fields.next()?.parse().ok()?;
+        let boot_id = fields.next().filter(|b| !b.is_empty())?.to_string();
+        if fields.next().is_some() || i32::try_from(pid).is_err() {
+            return None;
+        }
+        Some(Instance { kind, pid, start_time, boot_id })
+    }
+
+    /// True while the recorded process itself still exists (not a zombie):
+    /// same boot, same pid, same start time.
+    pub fn is_running(&self, boot_id: &str) -> bool {
+        self.boot_id == boot_id
+            && proc_stat(self.pid).is_ok_and(|s| s.start_time == self.start_time && s.state != 'Z')
+    }
+}
+
+/// Reads `<service_dir>/supervise/instance` (or the log's).
+pub fn read(service_dir: &Path, sup: Supervise) -> Option<Instance> {
+    fs::read(service_dir.join(sup.path(FILE))).ok().and_then(|b| Instance::decode(&b))
+}
+
+/// Replaces `supervise/instance` (relative to the current directory, as
+/// runsv writes it) with `record`, or empties it.
+pub fn write(sup: Supervise, record: Option<&Instance>) -> Result<(), atomic::ReplaceError> {
+    let text = record.map(Instance::encode).unwrap_or_default();
+    atomic::replace(&sup.path(FILE), text.as_bytes(), atomic::Options::default())
+}
+
+/// The kernel's boot id (`/proc/sys/kernel/random/boot_id`, trimmed).
+pub fn boot_id() -> io::Result<String> {
+    Ok(fs::read_to_string("/proc/sys/kernel/random/boot_id")?.trim().to_string())
+}
+
+/// The fields of `/proc/<pid>/stat` runit-rs cares about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    /// Field 3: `R`, `S`, `Z`, ...
+    pub state: char,
+    /// Field 5: process-group id.
+    pub pgrp: i32,
+    /// Field 22: start time in clock ticks after boot.
+    pub start_time: u64,
+}
+
+/// Reads and parses `/proc/<pid>/stat`.
+pub fn proc_stat(pid: u32) -> io::Result<ProcStat> {
+    let text = fs::read(format!("/proc/{pid}/stat"))?;
+    parse_stat(&text).ok_or_else(|| io::Error::from_raw_os_error(libc::EPROTO))
+}
+
+/// Field 22 of `/proc/<pid>/stat`.
+pub fn start_time(pid: u32) -> io::Result<u64> {
+    proc_stat(pid).map(|s| s.start_time)
+}
+
+/// Parses a `/proc/<pid>/stat` line. The command name (field 2) may hold
+/// spaces and parentheses, so fields are counted after its last `)`.
+pub fn parse_stat(text: &[u8]) -> Option<ProcStat> {
+    let close = text.iter().rposition(|&b| b == b')')?;
+    let rest = std::str::from_utf8(text.get(close + 1..)?).ok()?;
+    let mut fields = rest.split_ascii_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let _ppid = fields.next()?;
+    let pgrp = fields.next()?.parse().ok()?;
+    // Fields 6..21 lie between pgrp (5) and starttime (22).
+    let start_time = fields.nth(16)?.parse().ok()?;
+    Some(ProcStat { state, pgrp, start_time })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        let i = Instance { kind: Kind::Finish, pid: 4242, start_time: 987654, boot_id: "abc-def".into() };
+        assert_eq!(i.encode(), "finish 4242 987654 abc-def\n");
+        assert_eq!(Instance::decode(i.encode().as_bytes()), Some(i));
+    }
+
+    #[test]
+    fn rejects_malformed() {
+        for bad in [
+            &b""[..],
+            b"run 12 34 b",
+            b"run 12 34\n",
+            b"walk 12 34 b\n",
+            b"run x 34 b\n",
+            b"run 1 34 b\n",
+            b"run 12 34 b extra\n",
+            b"run 99999999999 34 b\n",
+        ] {
+            assert_eq!(Instance::decode(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn parses_stat_with_odd_command_names() {
+        let line = b"77 (a) b (c) S 1 77 77 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 123456 1000 10";
+        let s = parse_stat(line).expect("parse");
+        assert_eq!(s, ProcStat { state: 'S', pgrp: 77, start_time: 123456 });
+    }
+
+    #[test]
+    fn describes_this_process() {
+        let me = std::process::id();
+        let boot = boot_id().expect("boot id");
+        let i = Instance::of(Kind::Run, me, &boot).expect("self");
+        assert!(i.is_running(&boot));
+        assert!(!i.is_running("another-boot"));
+        let reused = Instance { start_time: i.start_time + 1, ..i.clone() };
+        assert!(!reused.is_running(&boot));
+    }
+}
