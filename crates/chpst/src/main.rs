@@ -1,10 +1,5 @@
 #![no_main]
-//! `chpst` (work in progress).
+//! `chpst` and, through links to it, `envdir`, `envuidgid`, `pgrphack`,
+//! `setlock`, `setuidgid` and `softlimit`. All logic is in the library.
 
-fn main_entry(args: Vec<std::ffi::OsString>) -> i32 {
-    let _ = args;
-    runit_core::report::write_stderr(b"chpst: not implemented yet\n");
-    111
-}
-
-runit_core::main!(main_entry);
+runit_core::main!(chpst::main);
