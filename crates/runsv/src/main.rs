@@ -1,10 +1,4 @@
 #![no_main]
-//! `runsv` (work in progress).
+//! `runsv dir`: see the library crate.
 
-fn main_entry(args: Vec<std::ffi::OsString>) -> i32 {
-    let _ = args;
-    runit_core::report::write_stderr(b"runsv: not implemented yet\n");
-    111
-}
-
-runit_core::main!(main_entry);
+runit_core::main!(runsv::entry);

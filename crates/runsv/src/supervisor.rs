@@ -63,7 +63,7 @@ pub struct Now {
 
 impl Now {
     /// Reads both clocks.
-    pub fn now() -> Self {
+    pub fn read() -> Self {
         Now { mono: Instant::now(), stamp: Tai64N::now() }
     }
 }
@@ -355,10 +355,12 @@ impl Supervisor {
     // ----- starting (§9 steps 1-2) -----
 
     fn start_due(&mut self, now: Now) {
-        if let Some(log) = &self.log {
-            if log.pid == 0 && log.want == Want::Up && !log.held(now) {
-                self.out.push(Effect::Spawn(Child::Log));
-            }
+        if let Some(log) = &self.log
+            && log.pid == 0
+            && log.want == Want::Up
+            && !log.held(now)
+        {
+            self.out.push(Effect::Spawn(Child::Log));
         }
         let main = &self.main;
         if !main.wants_start() || main.held(now) {
@@ -504,10 +506,11 @@ impl Supervisor {
     /// `o`: want down; start once if no process exists.
     fn once(&mut self, which: Which) {
         self.set_want(which, Want::Down);
-        if let Some(s) = self.service_mut(which) {
-            if s.pid == 0 && s.state == State::Down {
-                s.once = true;
-            }
+        if let Some(s) = self.service_mut(which)
+            && s.pid == 0
+            && s.state == State::Down
+        {
+            s.once = true;
         }
         self.write(which);
     }
@@ -587,10 +590,10 @@ impl Supervisor {
     fn signal_continue(&mut self, which: Which, c: ControlByte, suppressed: bool) {
         let pid = self.pid(which);
         if let (false, Some(sig), true) = (suppressed, c.signal(), pid != 0) {
-            if c == ControlByte::Kill {
-                if let Some(s) = self.service_mut(which) {
-                    s.stop_sent = true;
-                }
+            if c == ControlByte::Kill
+                && let Some(s) = self.service_mut(which)
+            {
+                s.stop_sent = true;
             }
             self.out.push(Effect::Signal { pid, sig });
         }

@@ -1,0 +1,400 @@
+//! runsv's I/O: the start-up sequence (supervise.md §2, §15), the event
+//! loop (§9) and the effects of [`Supervisor`].
+//!
+//! The loop sleeps in `epoll_wait` (mio) on the self-pipe (SIGTERM,
+//! SIGCHLD), the control FIFOs and the pidfds of groups being swept, with a
+//! timeout only while a deadline is pending (a throttled restart, a sweep's
+//! grace period). An idle runsv therefore never wakes up; runit's own loop
+//! wakes every 1000 s for nothing.
+//!
+//! runit reads at most one byte per FIFO per loop pass and reaps children
+//! before each pass's bytes; so do we. mio is edge-triggered, so a FIFO
+//! stays marked ready until a read says it is empty, and the next wait is
+//! then a non-blocking poll.
+//!
+//! Override scripts run synchronously, as in runit (a hanging `control/t`
+//! hangs runsv, §16.6); they are rare and short, and this keeps runit's
+//! ordering of TERM, CONT and the scripts exact.
+
+use crate::group::{self, Leftover, Sweep};
+use crate::spawn::{self, LogPipe};
+use crate::supervisor::{Child, Effect, Event, Layout, Now, Record, Supervisor, Which};
+use mio::unix::SourceFd;
+use mio::{Events, Interest, Poll, Token};
+use runit_core::instance::{self, Instance, Kind};
+use runit_core::process;
+use runit_core::report::Diag;
+use runit_core::selfpipe::{self, SignalPipe};
+use runit_core::supervise::{Failure, Fifo, Supervise};
+use std::collections::VecDeque;
+use std::ffi::OsStr;
+use std::fs::{self, File};
+use std::io::{self, Read};
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+use std::time::Instant;
+
+const SIGNALS: Token = Token(0);
+const MAIN_CONTROL: Token = Token(1);
+const LOG_CONTROL: Token = Token(2);
+/// Pidfds of swept group members use tokens from here on.
+const FIRST_MEMBER: usize = 16;
+
+/// A set-up runsv, ready to run its loop.
+#[derive(Debug)]
+pub struct Runsv {
+    diag: Diag,
+    signals: SignalPipe,
+    poll: Poll,
+    events: Events,
+    main_control: Fifo,
+    log_control: Option<Fifo>,
+    /// Held open so clients' liveness probes succeed (§3.1).
+    _ok: (File, Option<File>),
+    /// Held for runsv's lifetime (§3.2).
+    _locks: (File, Option<File>),
+    log_pipe: Option<(OwnedFd, OwnedFd)>,
+    sup: Supervisor,
+    boot_id: Option<String>,
+    sweeps: Vec<Sweep>,
+    member_ids: usize,
+    exit: Option<i32>,
+    main_ready: bool,
+    log_ready: bool,
+    term: bool,
+}
+
+fn fatal(what: &str, error: io::Error) -> Failure {
+    Failure { what: what.to_string(), error: Some(error) }
+}
+
+impl Runsv {
+    /// runit's start-up sequence (§2); any error is fatal (exit 111).
+    pub fn setup(dir: &OsStr, diag: Diag) -> Result<Runsv, Failure> {
+        let mut signals = SignalPipe::new().map_err(|e| fatal("unable to create selfpipe", e))?;
+        for sig in [libc::SIGTERM, libc::SIGCHLD] {
+            signals.catch(sig).map_err(|e| fatal("unable to create selfpipe", e))?;
+        }
+        let poll = Poll::new().map_err(|e| fatal("unable to create epoll instance", e))?;
+        std::env::set_current_dir(dir).map_err(|e| fatal("unable to change to directory", e))?;
+        let now = Now::read();
+        let log = log_layout(&diag);
+        let layout = Layout { down: fs::metadata("down").is_ok(), log };
+        let log_pipe = match log {
+            Some(_) => {
+                Some(selfpipe::pipe(libc::O_CLOEXEC).map_err(|e| fatal("unable to create log pipe", e))?)
+            }
+            None => None,
+        };
+        let mut sup = Supervisor::new(layout, now);
+        Supervise::MAIN.create()?;
+        let main_lock = Supervise::MAIN.lock(false)?;
+        let log_lock = match log {
+            Some(_) => {
+                Supervise::LOG.create()?;
+                Some(Supervise::LOG.lock(true)?)
+            }
+            None => None,
+        };
+        let main_control = Supervise::MAIN.open_control()?;
+        write_record(&diag, sup.initial_record(Which::Main));
+        let log_control = match log {
+            Some(_) => {
+                let c = Supervise::LOG.open_control()?;
+                write_record(&diag, sup.initial_record(Which::Log));
+                Some(c)
+            }
+            None => None,
+        };
+        let main_ok = Supervise::MAIN.open_ok()?;
+        let log_ok = if log.is_some() { Some(Supervise::LOG.open_ok()?) } else { None };
+        let registry = poll.registry();
+        let register = |fd: i32, token| {
+            registry
+                .register(&mut SourceFd(&fd), token, Interest::READABLE)
+                .map_err(|e| fatal("unable to create epoll instance", e))
+        };
+        register(signals.fd(), SIGNALS)?;
+        register(main_control.read.as_raw_fd(), MAIN_CONTROL)?;
+        if let Some(c) = &log_control {
+            register(c.read.as_raw_fd(), LOG_CONTROL)?;
+        }
+        Ok(Runsv {
+            diag,
+            signals,
+            poll,
+            events: Events::with_capacity(8),
+            main_control,
+            log_control,
+            _ok: (main_ok, log_ok),
+            _locks: (main_lock, log_lock),
+            log_pipe,
+            sup,
+            boot_id: instance::boot_id().ok(),
+            sweeps: Vec::new(),
+            member_ids: FIRST_MEMBER,
+            exit: None,
+            main_ready: false,
+            log_ready: false,
+            term: false,
+        })
+    }
+
+    /// Runs until told to exit; returns the exit code.
+    pub fn run(mut self) -> i32 {
+        self.stop_leftovers();
+        loop {
+            self.apply(Event::LoopStart);
+            self.wait();
+            self.reap();
+            if self.main_ready {
+                self.read_control(Which::Main);
+            }
+            if self.log_ready {
+                self.read_control(Which::Log);
+            }
+            if std::mem::take(&mut self.term) {
+                self.apply(Event::Term);
+            }
+            self.apply(Event::LoopEnd);
+            self.expire_sweeps();
+            if let Some(code) = self.exit
+                && self.sweeps.is_empty()
+            {
+                return code;
+            }
+        }
+    }
+
+    /// Extension: stop what a killed predecessor left running, before the
+    /// first start (main service first, then the log service).
+    fn stop_leftovers(&mut self) {
+        let Some(boot) = self.boot_id.clone() else { return };
+        let mut sups = vec![(Supervise::MAIN, false)];
+        if self.sup.has_log() {
+            sups.push((Supervise::LOG, true));
+        }
+        for (sup, log) in sups {
+            let Some(rec) = instance::read(Path::new("."), sup) else { continue };
+            let what = match (log, rec.kind) {
+                (true, _) => "log/run",
+                (false, Kind::Run) => "./run",
+                (false, Kind::Finish) => "./finish",
+            };
+            let pid = rec.pid;
+            let announce = || {
+                let msg = format!("{what} (pid {pid}) left running by a previous runsv: stopping it");
+                self.diag.warn(&msg, None);
+            };
+            if group::stop_leftover(&rec, &boot, announce) == Leftover::Killed {
+                let msg = format!("{what} (pid {pid}) did not stop within 5 seconds: killed");
+                self.diag.warn(&msg, None);
+            }
+            let _ = instance::write(sup, None);
+        }
+    }
+
+    /// Waits for events: without timeout unless a deadline is pending, or
+    /// not at all while a FIFO may still hold bytes.
+    fn wait(&mut self) {
+        let now = Instant::now();
+        let deadline = self
+            .exit
+            .is_none()
+            .then(|| self.sup.next_deadline())
+            .flatten()
+            .into_iter()
+            .chain(self.sweeps.iter().map(|s| s.deadline))
+            .min();
+        let timeout = if self.main_ready || self.log_ready {
+            Some(std::time::Duration::ZERO)
+        } else {
+            deadline.map(|d| d.saturating_duration_since(now))
+        };
+        if self.poll.poll(&mut self.events, timeout).is_err() {
+            return;
+        }
+        let tokens: Vec<Token> = self.events.iter().map(|e| e.token()).collect();
+        for token in tokens {
+            match token {
+                SIGNALS => {
+                    if self.signals.drain().contains(&libc::SIGTERM) {
+                        self.term = true;
+                    }
+                }
+                MAIN_CONTROL => self.main_ready = true,
+                LOG_CONTROL => self.log_ready = true,
+                Token(id) => self.member_exited(id),
+            }
+        }
+    }
+
+    fn reap(&mut self) {
+        while let Ok(Some((pid, status))) = process::reap_nohang() {
+            let Ok(pid) = u32::try_from(pid) else { continue };
+            for (which, sup) in [(Which::Main, Supervise::MAIN), (Which::Log, Supervise::LOG)] {
+                if pid == self.sup.pid(which) {
+                    let _ = instance::write(sup, None);
+                }
+            }
+            // runit starts ./finish only if it can open the file for reading.
+            let finish = File::open("finish").is_ok();
+            self.apply(Event::ChildExited { pid, status, finish });
+        }
+    }
+
+    /// Reads at most one byte from a control FIFO (§8).
+    fn read_control(&mut self, which: Which) {
+        let fifo = match which {
+            Which::Main => Some(&self.main_control),
+            Which::Log => self.log_control.as_ref(),
+        };
+        let mut byte = [0u8; 1];
+        let read = fifo.map(|f| (&f.read).read(&mut byte));
+        match read {
+            Some(Ok(1)) => self.apply(Event::Control { which, byte: byte[0] }),
+            Some(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+            _ => match which {
+                Which::Main => self.main_ready = false,
+                Which::Log => self.log_ready = false,
+            },
+        }
+    }
+
+    /// Feeds `event` and performs the effects, answering spawns and
+    /// overrides at once (depth first, see the supervisor's protocol).
+    fn apply(&mut self, event: Event) {
+        let mut queue: VecDeque<Effect> = self.sup.handle(event, Now::read()).into();
+        while let Some(effect) = queue.pop_front() {
+            if let Some(answer) = self.perform(effect) {
+                for e in self.sup.handle(answer, Now::read()).into_iter().rev() {
+                    queue.push_front(e);
+                }
+            }
+        }
+    }
+
+    fn perform(&mut self, effect: Effect) -> Option<Event> {
+        match effect {
+            Effect::Spawn(child) => Some(self.spawn(child)),
+            Effect::Override { byte, then } => {
+                let success = spawn::run_override(byte, &self.diag, self.pipe());
+                Some(Event::OverrideDone { byte, then, success })
+            }
+            Effect::Signal { pid, sig } => {
+                if let Ok(pid) = i32::try_from(pid)
+                    && pid > 0
+                {
+                    // SAFETY: plain system call on a positive pid.
+                    unsafe { libc::kill(pid, sig) };
+                }
+                None
+            }
+            Effect::WriteStatus(record) => {
+                write_record(&self.diag, Some(record));
+                None
+            }
+            Effect::Sweep { pgid } => {
+                self.sweep(pgid);
+                None
+            }
+            Effect::CloseLogPipe => {
+                self.log_pipe = None;
+                None
+            }
+            Effect::Exit(code) => {
+                self.exit = Some(code);
+                None
+            }
+        }
+    }
+
+    fn pipe(&self) -> Option<LogPipe> {
+        self.log_pipe.as_ref().map(|(r, w)| LogPipe { read: r.as_raw_fd(), write: w.as_raw_fd() })
+    }
+
+    fn spawn(&mut self, child: Child) -> Event {
+        match spawn::start(child, self.diag.prefix(), self.pipe()) {
+            Ok(pid) => {
+                self.record_instance(child, pid);
+                Event::Spawned { child, pid }
+            }
+            Err(e) => {
+                self.diag.warn("unable to fork, sleeping", Some(&e));
+                Event::SpawnFailed { child }
+            }
+        }
+    }
+
+    /// Extension: `supervise/instance` names the process just started.
+    fn record_instance(&self, child: Child, pid: u32) {
+        let Some(boot) = &self.boot_id else { return };
+        let (sup, kind) = match child {
+            Child::Run => (Supervise::MAIN, Kind::Run),
+            Child::Finish { .. } => (Supervise::MAIN, Kind::Finish),
+            Child::Log => (Supervise::LOG, Kind::Run),
+        };
+        if let Ok(rec) = Instance::of(kind, pid, boot) {
+            let _ = instance::write(sup, Some(&rec));
+        }
+    }
+
+    fn sweep(&mut self, pgid: u32) {
+        let Some(sweep) = Sweep::group(pgid, Instant::now(), &mut self.member_ids) else { return };
+        let registry = self.poll.registry();
+        for (id, fd) in &sweep.members {
+            let _ = registry.register(&mut SourceFd(&fd.as_raw_fd()), Token(*id), Interest::READABLE);
+        }
+        self.sweeps.push(sweep);
+    }
+
+    fn member_exited(&mut self, id: usize) {
+        for s in &mut self.sweeps {
+            if let Some(fd) = s.exited(id) {
+                let _ = self.poll.registry().deregister(&mut SourceFd(&fd.as_raw_fd()));
+            }
+        }
+        self.sweeps.retain(|s| !s.done());
+    }
+
+    fn expire_sweeps(&mut self) {
+        let now = Instant::now();
+        for s in &mut self.sweeps {
+            if s.deadline <= now {
+                for (_, fd) in &s.members {
+                    let _ = self.poll.registry().deregister(&mut SourceFd(&fd.as_raw_fd()));
+                }
+                s.kill_rest();
+            }
+        }
+        self.sweeps.retain(|s| !s.done());
+    }
+}
+
+/// §2 step 4: is there a log service, and does `log/down` exist?
+fn log_layout(diag: &Diag) -> Option<bool> {
+    match fs::metadata("log") {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => None,
+        Err(e) => {
+            // runit's message has the doubled ": " (sic).
+            diag.warn("unable to stat() ./log: ", Some(&e));
+            None
+        }
+        Ok(m) if !m.is_dir() => {
+            diag.warn("./log: not a directory.", None);
+            None
+        }
+        Ok(_) => Some(fs::metadata("log/down").is_ok()),
+    }
+}
+
+fn write_record(diag: &Diag, record: Option<Record>) {
+    let Some(r) = record else { return };
+    let sup = match r.which {
+        Which::Main => Supervise::MAIN,
+        Which::Log => Supervise::LOG,
+    };
+    for w in sup.write_state(r.pid, &r.stat, &r.status) {
+        diag.warn(&w, None);
+    }
+}
