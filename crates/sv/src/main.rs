@@ -1,10 +1,4 @@
 #![no_main]
-//! `sv` (work in progress).
+//! `sv`: see the library (`sv::main`) and `docs/sv.md`.
 
-fn main_entry(args: Vec<std::ffi::OsString>) -> i32 {
-    let _ = args;
-    runit_core::report::write_stderr(b"sv: not implemented yet\n");
-    111
-}
-
-runit_core::main!(main_entry);
+runit_core::main!(sv::main);
