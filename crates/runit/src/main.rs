@@ -1,10 +1,4 @@
 #![no_main]
-//! `runit` (work in progress).
+//! `runit`: process 1, stages 1-3 (see the `runit` library).
 
-fn main_entry(args: Vec<std::ffi::OsString>) -> i32 {
-    let _ = args;
-    runit_core::report::write_stderr(b"runit: not implemented yet\n");
-    111
-}
-
-runit_core::main!(main_entry);
+runit_core::main!(runit::runit_main);

@@ -1,10 +1,4 @@
 #![no_main]
-//! `runit-init` (work in progress).
+//! `runit-init 0|6` (see the `runit` library).
 
-fn main_entry(args: Vec<std::ffi::OsString>) -> i32 {
-    let _ = args;
-    runit_core::report::write_stderr(b"runit-init: not implemented yet\n");
-    111
-}
-
-runit_core::main!(main_entry);
+runit_core::main!(runit::init_main);
