@@ -7,6 +7,8 @@
 //!
 //! Tests needing root (user switches, chroot, lowering the nice level)
 //! check the non-root behaviour instead when not run as root.
+// In a test a panic is the failure report.
+#![allow(clippy::unwrap_used)]
 
 #[path = "chpst_support/mod.rs"]
 mod support;
