@@ -223,19 +223,6 @@ fn item_116_envuidgid_option() {
     }
 }
 
-fn is_locked(path: &std::path::Path) -> bool {
-    use std::os::fd::AsRawFd;
-    let Ok(f) = std::fs::OpenOptions::new().append(true).open(path) else { return false };
-    // SAFETY: flock on a descriptor we own; released when `f` closes.
-    let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
-    r != 0
-}
-
-/// True while some process waits for an flock (a `->` line in /proc/locks).
-fn someone_waits_for_a_lock() -> bool {
-    harness::read("/proc/locks").lines().any(|l| l.contains("->") && l.contains("FLOCK"))
-}
-
 #[test]
 fn item_117_locks_held_and_contended() {
     let s = Scratch::new("chpst-lock");
@@ -252,7 +239,7 @@ fn item_117_locks_held_and_contended() {
     );
 
     let mut waiter = Proc::spawn(&mut command(ours(), s.path(), &["-l", "lk", "sh", "-c", "echo got > got"]));
-    wait_until(Duration::from_secs(10), "the -l process to wait for the lock", someone_waits_for_a_lock);
+    wait_until(Duration::from_secs(10), "the -l process to wait for the lock", || someone_waits_for(&lk));
     assert!(waiter.try_wait().is_none(), "-l must wait while the lock is held");
     assert!(!s.join("got").exists());
     drop(holder);

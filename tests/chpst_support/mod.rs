@@ -153,3 +153,23 @@ pub fn open_up(scratch: &Scratch) {
         }
     }
 }
+
+/// True while another process holds an flock on `path`.
+pub fn is_locked(path: &Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let Ok(f) = std::fs::OpenOptions::new().append(true).open(path) else { return false };
+    // SAFETY: flock on a descriptor we own; released when `f` closes.
+    let r = unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+    r != 0
+}
+
+/// True while some process waits for an flock on `path` (a `->` line in
+/// /proc/locks naming its inode).
+pub fn someone_waits_for(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(path) else { return false };
+    let inode = format!(":{} ", meta.ino());
+    harness::read("/proc/locks")
+        .lines()
+        .any(|l| l.contains("->") && l.contains("FLOCK") && l.contains(&inode))
+}
