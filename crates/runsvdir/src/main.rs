@@ -1,10 +1,4 @@
 #![no_main]
-//! `runsvdir` (work in progress).
+//! `runsvdir [-P] dir [log]`: one runsv per service directory.
 
-fn main_entry(args: Vec<std::ffi::OsString>) -> i32 {
-    let _ = args;
-    runit_core::report::write_stderr(b"runsvdir: not implemented yet\n");
-    111
-}
-
-runit_core::main!(main_entry);
+runit_core::main!(runsvdir::runsvdir_main);

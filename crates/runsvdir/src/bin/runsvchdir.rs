@@ -1,10 +1,4 @@
 #![no_main]
-//! `runsvchdir` (work in progress).
+//! `runsvchdir dir`: switch the runlevel symlink `current`.
 
-fn main_entry(args: Vec<std::ffi::OsString>) -> i32 {
-    let _ = args;
-    runit_core::report::write_stderr(b"runsvchdir: not implemented yet\n");
-    111
-}
-
-runit_core::main!(main_entry);
+runit_core::main!(runsvdir::runsvchdir::main);

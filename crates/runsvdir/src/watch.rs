@@ -1,0 +1,222 @@
+//! Which directories runsvdir watches, and which events make it rescan.
+//!
+//! Every scan rebuilds the watch set from scratch, *before* looking at what
+//! it watches (watch, then look: a change after the look is an event):
+//!
+//! * the scan directory's path, resolved link by link ([`resolve`]): each
+//!   directory along the way is watched for the one name looked up in it,
+//!   so a swapped symlink anywhere in the chain triggers a rescan;
+//! * the scan directory itself, for any name created, deleted or moved;
+//! * for every entry, the chain its name resolves through, so that a target
+//!   replaced behind a symlink, or a dangling symlink's target appearing,
+//!   triggers a rescan.
+//!
+//! inotify watches are per inode, so the set is small however many services
+//! share a directory. A watch that cannot be added (watch limit, no read
+//! permission) is reported once; while any is missing the driver also does
+//! runit's periodic check ("degraded").
+
+use crate::inotify::{Event, Inotify, NAME_EVENTS, Wd};
+use crate::resolve::{self, Place, RealFs};
+use std::collections::{HashMap, HashSet};
+use std::ffi::{OsStr, OsString};
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Events that change the set of names in a directory.
+const STRUCTURE: u32 = libc::IN_CREATE | libc::IN_DELETE | libc::IN_MOVED_FROM | libc::IN_MOVED_TO;
+
+/// What matters in one watched directory.
+#[derive(Debug, Default, Clone)]
+struct Interest {
+    /// Any name created, deleted or moved (the scan directory).
+    any: bool,
+    /// These names, for every event (link points).
+    names: HashSet<OsString>,
+}
+
+impl Interest {
+    fn matches(&self, mask: u32, name: &OsStr) -> bool {
+        (self.any && mask & STRUCTURE != 0) || (mask & NAME_EVENTS != 0 && self.names.contains(name))
+    }
+}
+
+/// The watch set.
+#[derive(Debug)]
+pub struct Watcher {
+    inotify: Inotify,
+    active: HashMap<Wd, Interest>,
+    next: HashMap<Wd, Interest>,
+    cycle_paths: HashMap<PathBuf, Option<Wd>>,
+    failures: Vec<(PathBuf, io::Error)>,
+    reported: HashSet<PathBuf>,
+}
+
+impl Watcher {
+    /// A watcher with a new inotify instance.
+    pub fn new() -> io::Result<Self> {
+        Ok(Watcher {
+            inotify: Inotify::new()?,
+            active: HashMap::new(),
+            next: HashMap::new(),
+            cycle_paths: HashMap::new(),
+            failures: Vec::new(),
+            reported: HashSet::new(),
+        })
+    }
+
+    /// The descriptor to poll.
+    pub fn fd(&self) -> i32 {
+        self.inotify.fd()
+    }
+
+    /// Starts rebuilding the watch set.
+    pub fn begin(&mut self) {
+        self.next.clear();
+        self.cycle_paths.clear();
+        self.failures.clear();
+    }
+
+    /// Watches everything `path` (relative to `base`) resolves through;
+    /// returns where it leads.
+    pub fn chain(&mut self, base: &Place, path: &Path) -> Result<Place, i32> {
+        let chain = resolve::resolve(&RealFs, base, path);
+        for p in &chain.points {
+            self.want(&p.dir, Some(&p.name));
+        }
+        chain.target
+    }
+
+    /// Watches directory `dir` for any name.
+    pub fn all(&mut self, dir: &Path) {
+        self.want(dir, None);
+    }
+
+    fn want(&mut self, dir: &Path, name: Option<&OsStr>) {
+        let wd = match self.cycle_paths.get(dir) {
+            Some(wd) => *wd,
+            None => {
+                let wd = match self.inotify.add(dir) {
+                    Ok(wd) => Some(wd),
+                    // Gone or replaced since it was resolved: the lookup of
+                    // its name in its parent is watched and has an event.
+                    Err(e) if matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ENOTDIR)) => None,
+                    Err(e) => {
+                        self.failures.push((dir.to_path_buf(), e));
+                        None
+                    }
+                };
+                self.cycle_paths.insert(dir.to_path_buf(), wd);
+                wd
+            }
+        };
+        let Some(wd) = wd else { return };
+        let interest = self.next.entry(wd).or_default();
+        match name {
+            None => interest.any = true,
+            Some(n) => {
+                if !interest.names.contains(n) {
+                    interest.names.insert(n.to_os_string());
+                }
+            }
+        }
+    }
+
+    /// Finishes the rebuild: drops watches no longer needed and returns the
+    /// failures not reported before.
+    pub fn end(&mut self) -> Vec<(PathBuf, io::Error)> {
+        for wd in self.active.keys() {
+            if !self.next.contains_key(wd) {
+                self.inotify.remove(*wd);
+            }
+        }
+        self.active = std::mem::take(&mut self.next);
+        let now: HashSet<PathBuf> = self.failures.iter().map(|(p, _)| p.clone()).collect();
+        let fresh = std::mem::take(&mut self.failures)
+            .into_iter()
+            .filter(|(p, _)| !self.reported.contains(p))
+            .collect();
+        self.reported = now;
+        fresh
+    }
+
+    /// True while some wanted watch is missing.
+    pub fn degraded(&self) -> bool {
+        !self.reported.is_empty()
+    }
+
+    /// Reads the queued events; true if any of them calls for a rescan.
+    pub fn relevant(&mut self) -> io::Result<bool> {
+        let events = self.inotify.read()?;
+        let mut rescan = false;
+        for e in &events {
+            rescan |= self.judge(e);
+        }
+        Ok(rescan)
+    }
+
+    fn judge(&mut self, e: &Event) -> bool {
+        if e.mask & libc::IN_Q_OVERFLOW != 0 {
+            return true;
+        }
+        if e.mask & libc::IN_IGNORED != 0 {
+            // The directory is gone (or unmounted): its watch went with it.
+            return self.active.remove(&e.wd).is_some();
+        }
+        let Some(interest) = self.active.get(&e.wd) else { return false };
+        match &e.name {
+            None => true, // the directory itself was moved, deleted or changed
+            Some(n) => interest.matches(e.mask, n),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn interest(any: bool, names: &[&str]) -> Interest {
+        Interest { any, names: names.iter().map(OsString::from).collect() }
+    }
+
+    #[test]
+    fn scan_directory_cares_about_structure_not_attributes() {
+        let i = interest(true, &[]);
+        assert!(i.matches(libc::IN_CREATE, OsStr::new("web")));
+        assert!(i.matches(libc::IN_MOVED_TO, OsStr::new("web")));
+        assert!(!i.matches(libc::IN_ATTRIB, OsStr::new("web")), "touching a service dir is runsv's business");
+    }
+
+    #[test]
+    fn link_point_cares_about_its_name_only() {
+        let i = interest(false, &["current"]);
+        assert!(i.matches(libc::IN_MOVED_TO, OsStr::new("current")));
+        assert!(i.matches(libc::IN_ATTRIB, OsStr::new("current")));
+        assert!(!i.matches(libc::IN_CREATE, OsStr::new("current.new")));
+    }
+
+    #[test]
+    fn symlink_swap_in_the_chain_is_relevant() {
+        let tmp = std::env::temp_dir().join(format!("runsvdir-watch-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(tmp.join("sets/g1")).expect("mkdir");
+        std::fs::create_dir_all(tmp.join("sets/g2")).expect("mkdir");
+        std::os::unix::fs::symlink("sets/g1", tmp.join("current")).expect("symlink");
+        let mut w = Watcher::new().expect("watcher");
+        w.begin();
+        let target = w.chain(&Place::resolved(&tmp), Path::new("current")).expect("resolves");
+        assert_eq!(target.path(), tmp.join("sets/g1"));
+        w.all(target.path());
+        assert!(w.end().is_empty());
+        assert!(!w.degraded());
+        // Unrelated names in watched directories do not call for a scan.
+        std::fs::write(tmp.join("unrelated"), b"").expect("write");
+        assert!(!w.relevant().expect("read"));
+        // The atomic swap does.
+        std::os::unix::fs::symlink("sets/g2", tmp.join("current.new")).expect("symlink");
+        assert!(!w.relevant().expect("read"));
+        std::fs::rename(tmp.join("current.new"), tmp.join("current")).expect("rename");
+        assert!(w.relevant().expect("read"));
+        std::fs::remove_dir_all(&tmp).expect("cleanup");
+    }
+}
