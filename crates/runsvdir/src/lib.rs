@@ -42,10 +42,12 @@ pub fn runsvdir_main(argv: Vec<OsString>) -> i32 {
     match args::parse(&argv) {
         Ok(a) => driver::run(&argv, a).code(),
         Err(args::Usage) => {
-            let prog = argv.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default();
-            runit_core::report::write_stderr(
-                runit_core::report::usage_text(&prog, args::SYNOPSIS).as_bytes(),
-            );
+            // `usage: <argv0> [-P] dir` and an empty line, argv0 as given.
+            let mut usage = b"usage: ".to_vec();
+            usage.extend_from_slice(argv.first().map(|a| a.as_bytes()).unwrap_or_default());
+            usage.extend_from_slice(args::SYNOPSIS.as_bytes());
+            usage.extend_from_slice(b"\n\n");
+            runit_core::report::write_stderr(&usage);
             exit::RunsvdirExit::Usage.code()
         }
     }
