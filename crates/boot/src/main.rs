@@ -1,10 +1,4 @@
 #![no_main]
-//! `boot` (work in progress).
+//! `boot`: see the library (crates/boot/src/lib.rs) and docs/boot.md.
 
-fn main_entry(args: Vec<std::ffi::OsString>) -> i32 {
-    let _ = args;
-    runit_core::report::write_stderr(b"boot: not implemented yet\n");
-    111
-}
-
-runit_core::main!(main_entry);
+runit_core::main!(boot::entry);

@@ -1,0 +1,169 @@
+//! `boot.toml`: the image's trusted configuration (`<root>/etc/boot/boot.toml`).
+//!
+//! Every field has a default, so a box without the file runs on the
+//! embedded defaults: the static tag source (`<catalogue>/tags.toml`), the
+//! catalogue in `<root>/usr/share/boot/sv-templates`, and the suite's
+//! binaries next to the `boot` executable. Paths written in this file (and
+//! on the command line) are used as written; `--root` relocates only boot's
+//! own files and the defaults.
+
+use crate::error::{BootError, Result};
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// The configuration.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// The catalogue directory (`sv-templates/`).
+    pub catalogue: Option<PathBuf>,
+    /// The env layer tree; default `<catalogue>/env`.
+    pub env_dir: Option<PathBuf>,
+    /// Tag sources in merge order (later wins per key): `imds`,
+    /// `static[:PATH]`, `describe-tags:PATH`, `legacy:PATH`, `env`; a
+    /// trailing `?` makes a source optional (skipped when unreachable).
+    pub sources: Vec<String>,
+    /// Where `chpst`, `svlogd`, `sv`, `runsvdir` and `runsv` are; default the
+    /// directory of the running `boot`.
+    pub bin_dir: Option<PathBuf>,
+    /// Tag key names.
+    pub keys: Keys,
+    /// Derive the service from `aws:autoscaling:groupName` when the service
+    /// tag is missing: a pattern such as `prod-{service}-asg`.
+    pub asg_service: Option<String>,
+    /// Instance metadata client settings.
+    pub imds: Imds,
+    /// Port per service, overriding the catalogue's `port`.
+    pub ports: BTreeMap<String, u16>,
+    /// `PATH` given to services (first in their environment, layers may
+    /// override it); also where relative commands are resolved at render time.
+    pub path: String,
+    /// Variables of boot's own environment passed to a runsvdir started with
+    /// `--spawn-runsvdir` (which otherwise gets only `PATH`).
+    pub pass_env: Vec<String>,
+    /// Seconds to wait for runsv to pick up a new service.
+    pub start_timeout_s: u64,
+    /// Roll back to the previous set when a check fails.
+    pub rollback: bool,
+    /// Allow a mode change without `--allow-mode-change`.
+    pub allow_mode_change: bool,
+    /// Allow a service/component change without `--allow-service-change`.
+    pub allow_service_change: bool,
+    /// Instance id to use when no source provides one (file sources filter by it).
+    pub instance_id: Option<String>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            catalogue: None,
+            env_dir: None,
+            sources: vec!["static".into()],
+            bin_dir: None,
+            keys: Keys::default(),
+            asg_service: None,
+            imds: Imds::default(),
+            ports: BTreeMap::new(),
+            path: "/usr/local/bin:/usr/bin:/bin".into(),
+            pass_env: Vec::new(),
+            start_timeout_s: 15,
+            rollback: true,
+            allow_mode_change: false,
+            allow_service_change: false,
+            instance_id: None,
+        }
+    }
+}
+
+/// Which tag keys mean what.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Keys {
+    /// `review` | `staging` | `production`.
+    pub mode: String,
+    /// The service to run (staging/production).
+    pub service: String,
+    /// The component of that service.
+    pub component: String,
+    /// The config environment (default: the mode).
+    pub environment: String,
+}
+
+impl Default for Keys {
+    fn default() -> Self {
+        Keys {
+            mode: "Mode".into(),
+            service: "Service".into(),
+            component: "Component".into(),
+            environment: "Environment".into(),
+        }
+    }
+}
+
+/// IMDSv2 client settings.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Imds {
+    /// `http://host[:port]`; `AWS_EC2_METADATA_SERVICE_ENDPOINT` wins.
+    pub endpoint: String,
+    /// Connect timeout per attempt.
+    pub connect_timeout_ms: u64,
+    /// Whole-request timeout per attempt.
+    pub timeout_ms: u64,
+    /// Attempts per request beyond the first.
+    pub retries: u32,
+    /// Token lifetime asked for.
+    pub token_ttl_s: u32,
+    /// Fall back to IMDSv1 (no token) when the token call is refused.
+    pub allow_v1: bool,
+    /// Allow endpoints other than loopback and link-local addresses.
+    pub allow_any_endpoint: bool,
+}
+
+impl Default for Imds {
+    fn default() -> Self {
+        Imds {
+            endpoint: "http://169.254.169.254".into(),
+            connect_timeout_ms: 1000,
+            timeout_ms: 2000,
+            retries: 2,
+            token_ttl_s: 60,
+            allow_v1: false,
+            allow_any_endpoint: false,
+        }
+    }
+}
+
+impl Config {
+    /// Parses `boot.toml` text.
+    pub fn parse(text: &str) -> Result<Config> {
+        toml::from_str(text).map_err(|e| BootError::invalid(format!("invalid boot.toml: {}", e.message())))
+    }
+
+    /// Reads `path`; a missing file gives the embedded defaults.
+    pub fn load(path: &std::path::Path) -> Result<Config> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Err(e) => Err(BootError::io(format!("unable to read {}", path.display()), e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_and_overrides() {
+        let c = Config::parse("").expect("empty");
+        assert_eq!(c.sources, ["static"]);
+        assert_eq!(c.keys.mode, "Mode");
+        let c = Config::parse("sources = [\"imds\", \"env\"]\n[imds]\nretries = 0\n[ports]\nweb = 18080\n")
+            .expect("parse");
+        assert_eq!(c.imds.retries, 0);
+        assert_eq!(c.ports.get("web"), Some(&18080));
+        assert!(Config::parse("nonsense = 1").is_err());
+    }
+}

@@ -1,0 +1,168 @@
+//! Talking to runsv through its `supervise/` files (runit_core's client
+//! side): liveness, status, control bytes, graceful stop with escalation,
+//! and readiness.
+//!
+//! boot reads `supervise/status` and probes `supervise/ok` itself instead of
+//! forking `sv`, so a no-op `boot up` costs a few file reads per service.
+//! Waiting is client-side polling with deadlines (boot is a one-shot
+//! client; runsv and runsvdir do not poll).
+//!
+//! Readiness today is `./check` (as `sv check` runs it: cwd = service dir,
+//! stdout closed, exit 0 = ready). [`ready`] is the one place that decides
+//! it, so readiness notification (issue #12) plugs in here.
+
+use runit_core::status::{State, Status};
+use runit_core::supervise::{self, Supervise};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// True when a runsv holds `<dir>/[log/]supervise/ok`.
+pub fn alive(dir: &Path, sup: Supervise) -> bool {
+    supervise::probe(dir, sup).is_ok()
+}
+
+/// The status record, if readable.
+pub fn status(dir: &Path, sup: Supervise) -> Option<Status> {
+    supervise::read_status(dir, sup).ok()
+}
+
+/// True when the service has no process (or no runsv).
+pub fn is_down(dir: &Path, sup: Supervise) -> bool {
+    !alive(dir, sup) || status(dir, sup).is_none_or(|s| s.state == State::Down && s.pid == 0)
+}
+
+/// Polls `f` every 10–100 ms until it is true or `timeout` passes.
+pub fn wait(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(10);
+    loop {
+        if f() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
+
+/// How a stop went.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Stopped {
+    /// The process group of the stopped process (when group-stopped).
+    pub pgid: Option<i32>,
+    /// It had to be killed.
+    pub killed: bool,
+}
+
+fn kill(pid: i32, sig: i32) -> bool {
+    // SAFETY: kill(2) has no memory-safety preconditions.
+    unsafe { libc::kill(pid, sig) == 0 }
+}
+
+/// True when process group `pgid` still has members.
+pub fn group_alive(pgid: i32) -> bool {
+    pgid > 1 && kill(-pgid, 0)
+}
+
+/// Stops the main service of `dir`: `d` (runsv runs `control/t`, which
+/// signals the process group), wait up to `timeout`, then `k` plus SIGKILL
+/// to the process group. Stragglers left in the group after the leader
+/// exited get SIGKILL too, so nothing of the service survives.
+pub fn stop(dir: &Path, timeout: Duration, group: bool) -> Stopped {
+    let mut out = Stopped::default();
+    if !alive(dir, Supervise::MAIN) {
+        return out;
+    }
+    let pid = status(dir, Supervise::MAIN).filter(|s| s.state == State::Run).map(|s| s.pid as i32).filter(|p| *p > 1);
+    if group {
+        out.pgid = pid;
+    }
+    let _ = supervise::send_control(dir, Supervise::MAIN, b"d");
+    if !wait(timeout, || is_down(dir, Supervise::MAIN)) {
+        out.killed = true;
+        let _ = supervise::send_control(dir, Supervise::MAIN, b"k");
+        if let Some(p) = out.pgid {
+            kill(-p, libc::SIGKILL);
+        }
+        wait(Duration::from_secs(5), || is_down(dir, Supervise::MAIN));
+    }
+    if let Some(p) = out.pgid
+        && group_alive(p)
+    {
+        kill(-p, libc::SIGKILL);
+        out.killed = true;
+        wait(Duration::from_secs(2), || !group_alive(p));
+    }
+    out
+}
+
+/// Stops the log service of `dir` (`d` on `log/supervise/control`, then
+/// `k`). Its input is already drained: the main service is down.
+pub fn stop_log(dir: &Path, timeout: Duration) {
+    if !alive(dir, Supervise::LOG) {
+        return;
+    }
+    let _ = supervise::send_control(dir, Supervise::LOG, b"d");
+    if !wait(timeout, || is_down(dir, Supervise::LOG)) {
+        let _ = supervise::send_control(dir, Supervise::LOG, b"k");
+        wait(Duration::from_secs(2), || is_down(dir, Supervise::LOG));
+    }
+}
+
+/// Asks runsv to exit (`x`); used by `down` once the service is down, so
+/// runsv goes away without waiting for runsvdir's rescan.
+pub fn exit(dir: &Path) {
+    let _ = supervise::send_control(dir, Supervise::MAIN, b"x");
+}
+
+/// True once no runsv holds `dir`'s main or log `supervise/ok`.
+pub fn gone(dir: &Path) -> bool {
+    !alive(dir, Supervise::MAIN) && !alive(dir, Supervise::LOG)
+}
+
+/// Runs `./check` once with at most `limit`; exit 0 = ready.
+fn check_once(dir: &Path, limit: Duration) -> bool {
+    let child = Command::new("./check")
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut child) = child else { return false };
+    let deadline = Instant::now() + limit;
+    loop {
+        match child.try_wait() {
+            Ok(Some(st)) => return st.success(),
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return false;
+            }
+        }
+    }
+}
+
+/// Waits until the service of `dir` is ready: running (state run, a pid),
+/// and, when it has `./check`, that check passes. `None` on success, else
+/// what was last seen.
+pub fn ready(dir: &Path, timeout: Duration) -> Option<String> {
+    let has_check = dir.join("check").exists();
+    let deadline = Instant::now() + timeout;
+    let mut pause = Duration::from_millis(20);
+    loop {
+        let running = status(dir, Supervise::MAIN).is_some_and(|s| s.state == State::Run && s.pid != 0);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if running && (!has_check || check_once(dir, left.max(Duration::from_millis(100)))) {
+            return None;
+        }
+        if Instant::now() >= deadline {
+            return Some(if running { "its check did not pass".into() } else { "it is not running".into() });
+        }
+        std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
+        pause = (pause * 2).min(Duration::from_millis(250));
+    }
+}
