@@ -19,6 +19,7 @@
 use crate::group::{self, Leftover, Sweep};
 use crate::spawn::{self, LogPipe};
 use crate::supervisor::{Child, Effect, Event, Layout, Now, Record, Supervisor, Which};
+use crate::trim::Trim;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use runit_core::instance::{self, Instance, Kind};
@@ -62,6 +63,7 @@ pub struct Runsv {
     main_ready: bool,
     log_ready: bool,
     term: bool,
+    trim: Trim,
 }
 
 fn fatal(what: &str, error: io::Error) -> Failure {
@@ -137,6 +139,7 @@ impl Runsv {
             main_ready: false,
             log_ready: false,
             term: false,
+            trim: Trim::new(),
         })
     }
 
@@ -206,11 +209,17 @@ impl Runsv {
             .into_iter()
             .chain(self.sweeps.iter().map(|s| s.deadline))
             .min();
-        let timeout = if self.main_ready || self.log_ready {
+        let mut timeout = if self.main_ready || self.log_ready {
             Some(std::time::Duration::ZERO)
         } else {
             deadline.map(|d| d.saturating_duration_since(now))
         };
+        if timeout.is_none() {
+            // Idle: sleep with the program's clean pages dropped, then
+            // collect whatever woke us.
+            self.trim.idle_wait(self.poll.as_raw_fd());
+            timeout = Some(std::time::Duration::ZERO);
+        }
         if self.poll.poll(&mut self.events, timeout).is_err() {
             return;
         }

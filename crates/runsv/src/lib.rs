@@ -7,13 +7,15 @@
 //!   started (§9.1, §10);
 //! * [`group`]: process-group containment and the stop of a previous
 //!   instance left running by a killed runsv (runit-rs extensions, see
-//!   docs/runsv.md).
+//!   docs/runsv.md);
+//! * [`trim`]: dropping the program's clean pages while idle (memory).
 #![deny(missing_docs)]
 
 pub mod driver;
 pub mod group;
 pub mod spawn;
 pub mod supervisor;
+pub mod trim;
 
 use runit_core::report::{Diag, usage_text, write_stderr};
 use std::ffi::OsString;

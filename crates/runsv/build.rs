@@ -1,0 +1,26 @@
+//! Link choices that keep an idle runsv's memory small (docs/runsv.md,
+//! "Memory"): a non-PIE executable (no start-up relocations dirtying its
+//! read-only data) and the unwinder from the static libgcc_eh instead of
+//! the shared libgcc_s (one mapping less; runsv aborts on panic and never
+//! unwinds). Both are skipped when the toolchain does not offer them.
+
+use std::path::Path;
+use std::process::Command;
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    let target = std::env::var("TARGET").unwrap_or_default();
+    if !target.contains("linux-gnu") {
+        return;
+    }
+    println!("cargo:rustc-link-arg-bins=-no-pie");
+    let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
+    let out = Command::new(cc).arg("-print-file-name=libgcc_eh.a").output();
+    let Ok(out) = out else { return };
+    let path = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let lib = Path::new(&path);
+    if let (true, Some(dir)) = (lib.is_absolute() && lib.exists(), lib.parent()) {
+        println!("cargo:rustc-link-search=native={}", dir.display());
+        println!("cargo:rustc-link-lib=static:-bundle=gcc_eh");
+    }
+}

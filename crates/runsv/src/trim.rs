@@ -1,0 +1,176 @@
+//! Idle trim: runsv drops its own read-only program pages while it sleeps
+//! (runit-rs; docs/runsv.md "Memory").
+//!
+//! Every service costs one runsv, so an idle runsv's resident and
+//! proportional set size matter. A Rust executable carries some 300 KiB of
+//! code, most of it the standard library's panic and backtrace machinery
+//! that runsv never runs; the kernel's fault-around nevertheless maps it in
+//! 64 KiB windows around the few functions start-up touches.
+//!
+//! So, when runsv is about to sleep without a deadline, [`Trim::idle_wait`]
+//! tells the kernel it no longer needs the pages of the executable's
+//! read-only segments (`madvise(MADV_DONTNEED)` on the non-writable
+//! `PT_LOAD` segments of the main program) and then blocks in `poll(2)` on
+//! the epoll descriptor until an event is ready. The function doing this
+//! keeps its own page(s) mapped and issues both system calls directly
+//! (x86-64), so no trimmed page is touched, and nothing is faulted back in,
+//! before the process sleeps. The pages stay in the page cache, clean and
+//! shared; the next event faults back the few it needs. Writable segments
+//! are never touched: only clean file pages are unmapped, nothing is lost.
+
+use std::ffi::c_void;
+use std::os::fd::RawFd;
+
+const PAGE: usize = 4096;
+
+/// Page-aligned `(start, length)` ranges of the executable's read-only
+/// segments, minus the page(s) of [`idle_block`].
+#[derive(Debug, Default)]
+pub struct Trim {
+    ranges: Vec<(usize, usize)>,
+}
+
+impl Trim {
+    /// Finds the main program's non-writable `PT_LOAD` segments.
+    pub fn new() -> Self {
+        let mut segments: Vec<(usize, usize)> = Vec::new();
+        // SAFETY: the callback only reads the headers dl_iterate_phdr hands
+        // it and pushes to the Vec passed as `data`, which outlives the call.
+        unsafe { libc::dl_iterate_phdr(Some(collect), (&raw mut segments).cast()) };
+        let keep_start = (idle_block as fn(&[(usize, usize)], RawFd) as usize) & !(PAGE - 1);
+        let keep_end = keep_start + 2 * PAGE;
+        let mut ranges = Vec::new();
+        for (start, end) in segments {
+            for (s, e) in [(start, end.min(keep_start)), (start.max(keep_end), end)] {
+                if e > s {
+                    ranges.push((s, e - s));
+                }
+            }
+        }
+        Trim { ranges }
+    }
+
+    /// Unmaps the trimmed pages, then sleeps until `epoll_fd` has an event
+    /// ready (or a signal arrives). The events are left for `epoll_wait`.
+    pub fn idle_wait(&self, epoll_fd: RawFd) {
+        // Give whole free pages of the heap back as well.
+        #[cfg(target_env = "gnu")]
+        // SAFETY: plain glibc call; runsv is single-threaded.
+        unsafe {
+            libc::malloc_trim(0)
+        };
+        idle_block(&self.ranges, epoll_fd);
+    }
+}
+
+/// Everything from the first `madvise` to the sleep happens in this one
+/// function, whose pages are excluded from the trim.
+#[inline(never)]
+fn idle_block(ranges: &[(usize, usize)], fd: RawFd) {
+    for &(start, len) in ranges {
+        // SAFETY: the range lies inside read-only, file-backed mappings of
+        // our own executable: dropping their pages loses nothing.
+        unsafe { sys_madvise(start, len) };
+    }
+    let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+    // SAFETY: `pfd` is a live pollfd.
+    unsafe { sys_poll(&mut pfd) };
+}
+
+#[cfg(target_arch = "x86_64")]
+unsafe fn syscall3(nr: i64, a: usize, b: usize, c: usize) -> isize {
+    let ret: isize;
+    // SAFETY: the caller passes a valid system call and arguments; the
+    // kernel clobbers rcx and r11 only.
+    unsafe {
+        std::arch::asm!(
+            "syscall",
+            inlateout("rax") nr as isize => ret,
+            in("rdi") a,
+            in("rsi") b,
+            in("rdx") c,
+            lateout("rcx") _,
+            lateout("r11") _,
+            options(nostack),
+        );
+    }
+    ret
+}
+
+#[cfg(target_arch = "x86_64")]
+unsafe fn sys_madvise(start: usize, len: usize) {
+    // SAFETY: forwarded from the caller.
+    unsafe { syscall3(libc::SYS_madvise, start, len, libc::MADV_DONTNEED as usize) };
+}
+
+#[cfg(target_arch = "x86_64")]
+unsafe fn sys_poll(pfd: &mut libc::pollfd) {
+    // SAFETY: `pfd` is one live pollfd; timeout -1 blocks.
+    unsafe { syscall3(libc::SYS_poll, (pfd as *mut libc::pollfd) as usize, 1, usize::MAX) };
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn sys_madvise(start: usize, len: usize) {
+    // SAFETY: forwarded from the caller.
+    unsafe { libc::madvise(start as *mut c_void, len, libc::MADV_DONTNEED) };
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+unsafe fn sys_poll(pfd: &mut libc::pollfd) {
+    // SAFETY: `pfd` is one live pollfd.
+    unsafe { libc::poll(pfd, 1, -1) };
+}
+
+unsafe extern "C" fn collect(info: *mut libc::dl_phdr_info, _size: usize, data: *mut c_void) -> libc::c_int {
+    // SAFETY: dl_iterate_phdr passes a valid info; `data` is our Vec.
+    let (info, segments) = unsafe { (&*info, &mut *data.cast::<Vec<(usize, usize)>>()) };
+    if info.dlpi_phdr.is_null() {
+        return 1;
+    }
+    // SAFETY: dlpi_phdr points to dlpi_phnum program headers.
+    let headers = unsafe { std::slice::from_raw_parts(info.dlpi_phdr, usize::from(info.dlpi_phnum)) };
+    for h in headers {
+        if h.p_type != libc::PT_LOAD || h.p_flags & libc::PF_W != 0 {
+            continue;
+        }
+        let (Ok(vaddr), Ok(size)) = (usize::try_from(h.p_vaddr), usize::try_from(h.p_memsz)) else {
+            continue;
+        };
+        let begin = (info.dlpi_addr as usize).wrapping_add(vaddr);
+        // Whole pages inside the segment only.
+        let start = (begin + PAGE - 1) & !(PAGE - 1);
+        let end = begin.wrapping_add(size) & !(PAGE - 1);
+        if end > start {
+            segments.push((start, end));
+        }
+    }
+    // The first object is the main program: stop after it.
+    1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_read_only_segments_and_spares_its_own_page() {
+        let t = Trim::new();
+        assert!(!t.ranges.is_empty());
+        let me = idle_block as fn(&[(usize, usize)], RawFd) as usize;
+        for &(s, l) in &t.ranges {
+            assert_eq!(s % PAGE, 0);
+            assert!(!(s..s + l).contains(&me), "idle_block's page is never trimmed");
+        }
+    }
+
+    #[test]
+    fn idle_wait_returns_when_ready_and_code_still_runs() {
+        let (r, w) = runit_core::selfpipe::pipe(libc::O_CLOEXEC).expect("pipe");
+        use std::os::fd::AsRawFd;
+        runit_core::report::write_fd(w.as_raw_fd(), b"x");
+        let t = Trim::new();
+        t.idle_wait(r.as_raw_fd());
+        // Trimmed code and data fault back in transparently.
+        assert_eq!(format!("{}", 6 * 7), "42");
+    }
+}
