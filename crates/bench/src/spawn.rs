@@ -1,0 +1,421 @@
+//! Processes the benchmark starts, and how it gets rid of them.
+//!
+//! Every program the benchmark runs is a [`Group`]: the leader of a new
+//! process group, with a tag in its environment (`RUNIT_BENCH_TAG=<unique>`)
+//! that every descendant inherits. Stopping a group SIGKILLs the process
+//! group and then every live process still carrying the tag (services that
+//! moved to their own session, as s6 starts them, are caught that way),
+//! reaps what it killed, and fails loudly if anything survives. The
+//! benchmark makes itself a child subreaper at start-up, so the orphans of a
+//! killed tree (the `sleep`s of a dead runsv) become its children and are
+//! reaped here instead of lingering as zombies.
+//!
+//! Waiting for a program uses a pidfd, so timing a 1-ms command costs no
+//! polling, and `wait4` returns the program's CPU time (its `ru_maxrss` is
+//! not used: a spawned child shares this process's memory until it execs,
+//! and the kernel keeps that peak).
+//!
+//! SIGINT, SIGTERM and SIGHUP only set a flag ([`interrupted`]); every wait
+//! checks it, so an interrupted run unwinds through the normal clean-up.
+
+use crate::procfs;
+use std::collections::HashSet;
+use std::fs;
+use std::io;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// The environment variable that marks every process of a [`Group`].
+pub const TAG_VAR: &str = "RUNIT_BENCH_TAG";
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+/// Makes this process a child subreaper, turns SIGINT, SIGTERM and SIGHUP
+/// into the [`interrupted`] flag, and ignores SIGPIPE (a logger that dies
+/// must not kill the benchmark writing to it; `std::process::Command`
+/// restores the default disposition in every child). Call once, first.
+pub fn init() -> io::Result<()> {
+    // SAFETY: setting a signal disposition to SIG_IGN has no preconditions.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_IGN) };
+    // SAFETY: PR_SET_CHILD_SUBREAPER takes an integer flag and no pointers.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let flag = STOP.get_or_init(|| Arc::new(AtomicBool::new(false)));
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        signal_hook::flag::register(sig, Arc::clone(flag))?;
+    }
+    Ok(())
+}
+
+/// True once the user asked the benchmark to stop.
+pub fn interrupted() -> bool {
+    STOP.get().is_some_and(|f| f.load(Ordering::Relaxed))
+}
+
+/// Sleeps `d`, waking early with an error when interrupted.
+pub fn pause(d: Duration) -> Result<(), String> {
+    let end = Instant::now() + d;
+    loop {
+        if interrupted() {
+            return Err("interrupted".into());
+        }
+        let now = Instant::now();
+        if now >= end {
+            return Ok(());
+        }
+        std::thread::sleep((end - now).min(Duration::from_millis(50)));
+    }
+}
+
+/// Polls `f` every `every` until it returns `Some`, for at most `timeout`;
+/// `what` names the condition in the error.
+pub fn poll<T>(
+    timeout: Duration,
+    every: Duration,
+    what: &str,
+    mut f: impl FnMut() -> Option<T>,
+) -> Result<T, String> {
+    let end = Instant::now() + timeout;
+    loop {
+        if let Some(v) = f() {
+            return Ok(v);
+        }
+        if interrupted() {
+            return Err("interrupted".into());
+        }
+        if Instant::now() >= end {
+            return Err(format!("timed out after {timeout:?} waiting for {what}"));
+        }
+        std::thread::sleep(every);
+    }
+}
+
+fn unique(name: &str) -> String {
+    format!("{name}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
+}
+
+/// How a waited-for program ended, with its resource usage.
+#[derive(Debug, Clone, Copy)]
+pub struct Exit {
+    /// The raw wait status.
+    pub status: i32,
+    /// User + system CPU time of the program (and of children it reaped).
+    pub cpu: Duration,
+}
+
+impl Exit {
+    /// The exit code, or `None` when killed by a signal.
+    pub fn code(&self) -> Option<i32> {
+        libc::WIFEXITED(self.status).then(|| libc::WEXITSTATUS(self.status))
+    }
+
+    /// `exit N` / `signal N`, for messages.
+    pub fn describe(&self) -> String {
+        match self.code() {
+            Some(c) => format!("exit {c}"),
+            None => format!("signal {}", libc::WTERMSIG(self.status)),
+        }
+    }
+}
+
+fn timeval(t: libc::timeval) -> Duration {
+    let secs = u64::try_from(t.tv_sec).unwrap_or(0);
+    let micros = u32::try_from(t.tv_usec).unwrap_or(0);
+    Duration::from_secs(secs) + Duration::from_micros(u64::from(micros))
+}
+
+/// A started program: leader of its own process group, tagged.
+#[derive(Debug)]
+pub struct Group {
+    pid: i32,
+    tag: String,
+    label: String,
+    reaped: bool,
+    stopped: bool,
+}
+
+impl Group {
+    /// Starts `cmd` as a new group; `label` names it in messages.
+    pub fn spawn(cmd: &mut Command, label: &str) -> Result<Group, String> {
+        let tag = unique("bench");
+        cmd.env(TAG_VAR, &tag).process_group(0);
+        let child = cmd.spawn().map_err(|e| format!("{label}: cannot start {:?}: {e}", cmd.get_program()))?;
+        let pid = i32::try_from(child.id()).map_err(|_| format!("{label}: pid out of range"))?;
+        // The Child handle is dropped: waiting is done with wait4 below, and
+        // its stdio (if any was piped) is not used.
+        drop(child);
+        Ok(Group { pid, tag, label: label.to_string(), reaped: false, stopped: false })
+    }
+
+    /// The leader's pid.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Waits at most `timeout` for the leader to exit.
+    pub fn wait(&mut self, timeout: Duration) -> Result<Exit, String> {
+        self.wait_watching(timeout, Duration::from_millis(100), || {})
+    }
+
+    /// Like [`Group::wait`], calling `watch` at least every `every` while
+    /// the leader runs (to sample its `/proc` files).
+    pub fn wait_watching(
+        &mut self,
+        timeout: Duration,
+        every: Duration,
+        mut watch: impl FnMut(),
+    ) -> Result<Exit, String> {
+        if self.reaped {
+            return Err(format!("{}: already waited for", self.label));
+        }
+        let end = Instant::now() + timeout;
+        let pidfd = pidfd_open(self.pid);
+        loop {
+            if let Some(exit) = self.try_reap()? {
+                return Ok(exit);
+            }
+            if interrupted() {
+                return Err("interrupted".into());
+            }
+            let now = Instant::now();
+            if now >= end {
+                return Err(format!("{}: still running after {timeout:?}", self.label));
+            }
+            watch();
+            let slice = (end - now).min(every);
+            match &pidfd {
+                Some(fd) => wait_readable(fd, slice),
+                None => std::thread::sleep(slice.min(Duration::from_millis(1))),
+            }
+        }
+    }
+
+    fn try_reap(&mut self) -> Result<Option<Exit>, String> {
+        let mut status = 0;
+        // SAFETY: an all-zero rusage is a valid value for wait4 to overwrite.
+        let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
+        // SAFETY: wait4 on our own child, with valid out-pointers.
+        let r = unsafe { libc::wait4(self.pid, &mut status, libc::WNOHANG, &mut ru) };
+        if r == self.pid {
+            self.reaped = true;
+            return Ok(Some(Exit { status, cpu: timeval(ru.ru_utime) + timeval(ru.ru_stime) }));
+        }
+        if r < 0 {
+            let e = io::Error::last_os_error();
+            if e.kind() != io::ErrorKind::Interrupted {
+                return Err(format!("{}: wait4: {e}", self.label));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Kills everything in the group and everything carrying its tag,
+    /// reaps it, and checks that nothing is left.
+    pub fn stop(&mut self) -> Result<(), String> {
+        if self.stopped {
+            return Ok(());
+        }
+        self.stopped = true;
+        let me = i32::try_from(std::process::id()).unwrap_or(0);
+        let entry = format!("{TAG_VAR}={}", self.tag).into_bytes();
+        let mut seen: HashSet<i32> = HashSet::from([self.pid]);
+        let end = Instant::now() + Duration::from_secs(10);
+        loop {
+            // SAFETY: signalling the process group we created.
+            unsafe { libc::kill(-self.pid, libc::SIGKILL) };
+            let mut live = Vec::new();
+            let mut zombies = Vec::new();
+            for pid in procfs::pids() {
+                let Some(st) = procfs::stat(pid) else { continue };
+                let member = st.pgrp == self.pid || seen.contains(&pid);
+                if st.is_zombie() {
+                    if st.ppid == me && member {
+                        zombies.push(pid);
+                    }
+                } else if member || procfs::environ_has(pid, &entry) {
+                    live.push(pid);
+                }
+            }
+            for pid in &live {
+                seen.insert(*pid);
+                // SAFETY: signalling a process of our group or carrying our tag.
+                unsafe { libc::kill(*pid, libc::SIGKILL) };
+            }
+            for pid in &zombies {
+                if *pid == self.pid && !self.reaped {
+                    let _ = self.try_reap();
+                } else {
+                    // SAFETY: reaping a zombie child of ours; the status is not needed.
+                    unsafe { libc::waitpid(*pid, std::ptr::null_mut(), libc::WNOHANG) };
+                }
+            }
+            if live.is_empty() && zombies.is_empty() {
+                if !self.reaped {
+                    let _ = self.try_reap();
+                }
+                return Ok(());
+            }
+            if Instant::now() >= end {
+                return Err(format!(
+                    "{}: {} processes still alive after SIGKILL: {live:?}",
+                    self.label,
+                    live.len()
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if let Err(e) = self.stop() {
+            eprintln!("runit-bench: warning: {e}");
+        }
+    }
+}
+
+fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    let fd = i32::try_from(fd).ok().filter(|fd| *fd >= 0)?;
+    // SAFETY: the syscall returned a fresh descriptor that we now own.
+    Some(unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) })
+}
+
+fn wait_readable(fd: &std::os::fd::OwnedFd, timeout: Duration) {
+    use std::os::fd::AsRawFd;
+    let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+    let ms = i32::try_from(timeout.as_millis()).unwrap_or(i32::MAX).max(1);
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut p, 1, ms) };
+}
+
+/// Reaps any zombie children left (orphans handed to us as subreaper).
+/// Call only when no [`Group`] is waiting to be reaped.
+pub fn reap_strays() {
+    loop {
+        // SAFETY: non-blocking wait for any child; the status is not needed.
+        let r = unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) };
+        if r <= 0 {
+            return;
+        }
+    }
+}
+
+/// Runs `cmd` to completion (at most `timeout`) and returns the wall time
+/// from just before the spawn to the reaped exit, and how it exited.
+pub fn run_timed(cmd: &mut Command, label: &str, timeout: Duration) -> Result<(Duration, Exit), String> {
+    let t0 = Instant::now();
+    let mut g = Group::spawn(cmd, label)?;
+    let exit = g.wait(timeout)?;
+    let took = t0.elapsed();
+    g.stop()?;
+    Ok((took, exit))
+}
+
+/// A scratch directory under `$TMPDIR/runit-bench-<pid>/`, removed on drop.
+#[derive(Debug)]
+pub struct Scratch {
+    path: PathBuf,
+}
+
+impl Scratch {
+    /// A fresh, empty directory named after `name`.
+    pub fn new(name: &str) -> Result<Scratch, String> {
+        let path = scratch_root().join(unique(name));
+        fs::create_dir_all(&path).map_err(|e| format!("mkdir {}: {e}", path.display()))?;
+        Ok(Scratch { path })
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// `path().join(rel)`.
+    pub fn join(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.path.join(rel)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+/// The parent of every scratch directory of this run.
+pub fn scratch_root() -> PathBuf {
+    std::env::temp_dir().join(format!("runit-bench-{}", std::process::id()))
+}
+
+/// Removes [`scratch_root`] (call at exit).
+pub fn remove_scratch_root() {
+    let _ = fs::remove_dir_all(scratch_root());
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn runs_and_times_a_command() {
+        let (took, exit) =
+            run_timed(Command::new("true").env_clear(), "true", Duration::from_secs(10)).expect("true runs");
+        assert_eq!(exit.code(), Some(0));
+        assert!(took < Duration::from_secs(10));
+        let (_, exit) =
+            run_timed(Command::new("sh").args(["-c", "exit 3"]), "sh", Duration::from_secs(10)).expect("sh");
+        assert_eq!(exit.code(), Some(3));
+        assert_eq!(exit.describe(), "exit 3");
+    }
+
+    #[test]
+    fn stop_kills_the_group_and_escaped_descendants() {
+        // The shell starts one sleep in its group and one in a new session.
+        let mut g =
+            Group::spawn(Command::new("sh").args(["-c", "sleep 100 & setsid sleep 100 & wait"]), "tree")
+                .expect("spawn");
+        let entry = format!("{TAG_VAR}={}", g.tag).into_bytes();
+        let tagged = || procfs::pids().into_iter().filter(|p| procfs::environ_has(*p, &entry)).count();
+        poll(Duration::from_secs(10), Duration::from_millis(10), "three processes", || {
+            (tagged() >= 3).then_some(())
+        })
+        .expect("tree up");
+        g.stop().expect("stop");
+        assert_eq!(tagged(), 0);
+    }
+
+    #[test]
+    fn wait_times_out() {
+        let mut g = Group::spawn(Command::new("sleep").arg("100"), "sleep").expect("spawn");
+        let e = g.wait(Duration::from_millis(50)).expect_err("must time out");
+        assert!(e.contains("still running"), "{e}");
+        g.stop().expect("stop");
+    }
+
+    #[test]
+    fn scratch_is_removed() {
+        let s = Scratch::new("t").expect("scratch");
+        let p = s.path().to_path_buf();
+        fs::write(s.join("f"), "x").expect("write");
+        drop(s);
+        assert!(!p.exists());
+    }
+
+    #[test]
+    fn poll_gives_up() {
+        let e = poll(Duration::from_millis(20), Duration::from_millis(5), "never", || None::<()>)
+            .expect_err("timeout");
+        assert!(e.contains("never"));
+    }
+}
