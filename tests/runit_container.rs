@@ -1,8 +1,9 @@
 //! End-to-end tests of `runit`'s container mode (our extension, issue #7):
 //! SIGTERM to process 1 — what `docker stop` and Kubernetes send, here sent
 //! from outside the PID namespace exactly as a runtime does — starts the
-//! shutdown; a time budget bounds it; process 1 exits with 0 for a halt
-//! and 129 for a reboot request instead of pausing forever. Each test
+//! shutdown; a time budget bounds it; process 1 exits with 0 for a halt,
+//! 100 when stage 1 failed and 129 for a reboot request instead of pausing
+//! forever. Each test
 //! skips with a message when it cannot make a PID namespace.
 
 // Test set-up failing is a test failure: unwrap is the clearest report.
@@ -141,6 +142,21 @@ fn container_sigterm_in_stage_1_skips_stage_2() {
     assert_eq!(status.code(), Some(0), "{status}; console:\n{}", p.console());
     assert_eq!(read(p.tree.path("out/stages")), "1\n3\n");
     assert!(p.console().contains("- runit: skipping stage 2...\n"), "{}", p.console());
+}
+
+#[test]
+fn container_failed_stage_1_exits_100() {
+    if !namespaces_available() {
+        return;
+    }
+    let t = Tree::new("runit-c-fail", Tools::None);
+    loop_stages(&t);
+    t.stage("1", &format!("echo 1 >> {}/stages\nexit 100", t.sh("out")));
+    let mut p = t.boot(&[CONTAINER]);
+    let status = p.wait_exit(Duration::from_secs(15));
+    assert_eq!(status.code(), Some(100), "{status}; console:\n{}", p.console());
+    assert_eq!(read(p.tree.path("out/stages")), "1\n3\n");
+    assert!(p.console().contains("- runit: exit 100: container halt, stage 1 failed.\n"), "{}", p.console());
 }
 
 #[test]

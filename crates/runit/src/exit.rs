@@ -1,8 +1,8 @@
 //! Exit statuses of `runit` and `runit-init`, one typed table each.
 //!
 //! runit itself exits only when it is not process 1 (111); process 1 never
-//! exits in runit's own behaviour. Container mode (our extension) adds two
-//! statuses for the end of a container's life. runit-init exits 0 after a
+//! exits in runit's own behaviour. Container mode (our extension) adds
+//! three statuses for the end of a container's life. runit-init exits 0 after a
 //! request and after its usage message (runit-init.md §4), 111 on errors.
 
 /// Exit statuses of `runit`.
@@ -10,6 +10,10 @@
 pub enum RunitExit {
     /// Container mode: the container halts (stage 3 done, no reboot asked).
     Halt,
+    /// Container mode: stage 1 crashed or exited 100, so stage 2 never
+    /// ran (the same 100 that tells runit to skip stage 2); a halt after a
+    /// failed boot is not a success.
+    BootFailed,
     /// Not process 1, or a system error before the stages could run.
     Fatal,
     /// Container mode: the reboot flag was set (`runit-init 6`). 129 is
@@ -24,6 +28,7 @@ impl RunitExit {
     pub fn code(self) -> i32 {
         match self {
             RunitExit::Halt => 0,
+            RunitExit::BootFailed => 100,
             RunitExit::Fatal => 111,
             RunitExit::Reboot => 129,
         }
@@ -56,6 +61,7 @@ mod tests {
     #[test]
     fn codes() {
         assert_eq!(RunitExit::Halt.code(), 0);
+        assert_eq!(RunitExit::BootFailed.code(), 100);
         assert_eq!(RunitExit::Fatal.code(), 111);
         assert_eq!(RunitExit::Reboot.code(), 129);
         assert_eq!(InitExit::Ok.code(), 0);

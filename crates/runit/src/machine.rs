@@ -206,12 +206,14 @@ impl Policy {
         Policy { term_stops: true, budget, exit_at_halt: true, namespace }
     }
 
-    /// The final step for these flags.
-    fn halt(&self, flags: &Flags) -> Halt {
+    /// The final step for these flags; `booted` is false when stage 1
+    /// failed (crashed or exited 100) and stage 2 was skipped for it.
+    fn halt(&self, flags: &Flags, booted: bool) -> Halt {
         let action = if flags.reboot { HaltAction::Reboot } else { HaltAction::PowerOff };
         let code = match action {
             HaltAction::Reboot => RunitExit::Reboot,
-            HaltAction::PowerOff => RunitExit::Halt,
+            HaltAction::PowerOff if booted => RunitExit::Halt,
+            HaltAction::PowerOff => RunitExit::BootFailed,
         };
         let (syscall, after) = match (self.exit_at_halt, self.namespace) {
             // The kernel would end the namespace with a signal death; a
@@ -305,6 +307,8 @@ pub struct Runit {
     ctrlaltdel: CtrlAltDel,
     /// When the shutdown budget runs out, once a shutdown has begun.
     deadline: Option<Instant>,
+    /// Stage 1 crashed or exited 100 (container mode reports it).
+    boot_failed: bool,
     timers: Timers,
     effects: VecDeque<Effect>,
 }
@@ -317,6 +321,7 @@ impl Runit {
             phase: Phase::Final,
             ctrlaltdel: CtrlAltDel::Idle,
             deadline: None,
+            boot_failed: false,
             timers: Timers::default(),
             effects: VecDeque::new(),
         };
@@ -440,6 +445,7 @@ impl Runit {
             Stage::One => {
                 self.say(Message::LeaveStage(Job::Stage(Stage::One)));
                 if crashed || code == Some(100) {
+                    self.boot_failed = true;
                     self.say(Message::SkippingStage2);
                     self.enter_stage3(now);
                 } else {
@@ -575,7 +581,7 @@ impl Runit {
         self.timers = Timers::default();
         self.say(Message::SendingKill);
         self.effects.push_back(Effect::KillAll);
-        let halt = self.policy.halt(flags);
+        let halt = self.policy.halt(flags, !self.boot_failed);
         self.effects.push_back(Effect::Halt(halt));
     }
 }

@@ -56,7 +56,8 @@ pub enum Message {
     SystemHalt,
     /// Extension: `shutdown request (sigterm)...` in container mode.
     ShutdownRequest,
-    /// Extension: `exit <code>: container halt.` / `... reboot request.`
+    /// Extension: `exit <code>: container halt.` (or `container halt,
+    /// stage 1 failed.`, `container reboot request.`)
     ContainerExit {
         /// The exit status of process 1.
         code: i32,
@@ -123,7 +124,11 @@ impl Message {
             Message::SystemHalt => (Kind::Info, b"system halt.".to_vec(), true),
             Message::ShutdownRequest => (Kind::Info, b"shutdown request (sigterm)...".to_vec(), true),
             Message::ContainerExit { code, reboot } => {
-                let what = if *reboot { "container reboot request" } else { "container halt" };
+                let what = match (*reboot, *code) {
+                    (true, _) => "container reboot request",
+                    (false, 0) => "container halt",
+                    (false, _) => "container halt, stage 1 failed",
+                };
                 (Kind::Info, format!("exit {code}: {what}.").into_bytes(), true)
             }
             Message::UnableToFork(j, errno) => {
@@ -237,6 +242,10 @@ mod tests {
         assert_eq!(
             line(Message::ContainerExit { code: 129, reboot: true }),
             "- runit: exit 129: container reboot request.\n"
+        );
+        assert_eq!(
+            line(Message::ContainerExit { code: 100, reboot: false }),
+            "- runit: exit 100: container halt, stage 1 failed.\n"
         );
     }
 }

@@ -566,7 +566,7 @@ fn container_halt_depends_on_the_namespace() {
     let flags = Flags::default();
     let p = Policy::container(None, PidNamespace::Unknown);
     assert_eq!(
-        p.halt(&flags),
+        p.halt(&flags, true),
         Halt {
             action: HaltAction::PowerOff,
             sync: true,
@@ -576,10 +576,10 @@ fn container_halt_depends_on_the_namespace() {
     );
     // On the machine itself process 1 must never exit.
     let p = Policy::container(None, PidNamespace::Initial);
-    assert_eq!(p.halt(&flags).after, AfterHalt::Pause);
-    assert!(p.halt(&flags).syscall);
+    assert_eq!(p.halt(&flags, true).after, AfterHalt::Pause);
+    assert!(p.halt(&flags, true).syscall);
     let p = Policy::runit(None);
-    assert_eq!(p.halt(&flags).after, AfterHalt::Pause);
+    assert_eq!(p.halt(&flags, false).after, AfterHalt::Pause);
 }
 
 #[test]
@@ -593,4 +593,30 @@ fn events_after_the_end_are_ignored() {
     s.signal(Sig::Cont);
     s.feed(Event::Reaped { pid: 1, status: ok() });
     assert_eq!(s.take(), vec![]);
+}
+
+#[test]
+fn container_halt_after_a_failed_stage_1_exits_100() {
+    let mut s = Sim::container(9);
+    s.take();
+    s.exit(S1, WaitStatus::exited(100));
+    s.exit(S3, ok());
+    let halt = Halt {
+        action: HaltAction::PowerOff,
+        sync: true,
+        syscall: false,
+        after: AfterHalt::Exit(RunitExit::BootFailed),
+    };
+    assert_eq!(s.take().last(), Some(&Effect::Halt(halt)));
+}
+
+#[test]
+fn container_sigterm_in_stage_1_is_not_a_failed_boot() {
+    let mut s = Sim::container(9);
+    s.take();
+    s.signal(Sig::Term);
+    s.exit(S1, WaitStatus::signaled(libc::SIGTERM, false));
+    s.exit(S3, ok());
+    let last = s.take().pop();
+    assert!(matches!(last, Some(Effect::Halt(Halt { after: AfterHalt::Exit(RunitExit::Halt), .. }))));
 }
