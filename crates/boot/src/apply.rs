@@ -73,7 +73,8 @@ impl Diff {
 
     /// `unchanged: …` lines.
     pub fn text(&self) -> String {
-        let line = |k: &str, v: &[String]| format!("{k}: {}\n", if v.is_empty() { "-".into() } else { v.join(" ") });
+        let line =
+            |k: &str, v: &[String]| format!("{k}: {}\n", if v.is_empty() { "-".into() } else { v.join(" ") });
         line("unchanged", &self.unchanged)
             + &line("changed", &self.changed)
             + &line("added", &self.added)
@@ -156,7 +157,10 @@ fn settled(boot: &Boot, st: &State, opts: UpOptions) -> bool {
     let set = Path::new("sets").join(state::set_name(st.generation));
     std::fs::read_link(boot.layout.current()).is_ok_and(|l| l == set)
         && (!opts.spawn_runsvdir || st.runsvdir.is_some_and(|r| runsvdir::running(&r)))
-        && st.services.iter().all(|(n, s)| svctl::alive(&boot.layout.service_dir(&s.dirname(n)), Supervise::MAIN))
+        && st
+            .services
+            .iter()
+            .all(|(n, s)| svctl::alive(&boot.layout.service_dir(&s.dirname(n)), Supervise::MAIN))
 }
 
 /// Same plan, but something is off (runsvdir gone, `current` missing):
@@ -165,7 +169,7 @@ fn repair(boot: &Boot, mut st: State, prep: &Prepared, opts: UpOptions) -> Resul
     let set = Path::new("sets").join(state::set_name(st.generation));
     if !boot.layout.state_dir().join(&set).is_dir() {
         // The set itself is gone: rebuild it under the same generation.
-        write_set(boot, st.generation, &prep.rendered)?;
+        write_set(boot, &state::set_name(st.generation), &entries(&prep.rendered))?;
     }
     for (r, s) in prep.rendered.iter().zip(&prep.plan.services) {
         if !boot.layout.service_dir(&r.dirname()).is_dir() {
@@ -184,7 +188,9 @@ fn repair(boot: &Boot, mut st: State, prep: &Prepared, opts: UpOptions) -> Resul
 fn apply(boot: &Boot, old: Option<State>, prep: Prepared, diff: Diff, opts: UpOptions) -> Result<String> {
     let started = Instant::now();
     let l = &boot.layout;
-    for (d, mode) in [(l.sv_dir(), 0o755), (l.sets_dir(), 0o755), (l.run_dir(), 0o755), (l.supervise_root(), 0o700)] {
+    for (d, mode) in
+        [(l.sv_dir(), 0o755), (l.sets_dir(), 0o755), (l.run_dir(), 0o755), (l.supervise_root(), 0o700)]
+    {
         fsx::ensure_dir(&d, mode).ctx(|| format!("unable to create {}", d.display()))?;
     }
     for (r, s) in prep.rendered.iter().zip(&prep.plan.services) {
@@ -194,16 +200,22 @@ fn apply(boot: &Boot, old: Option<State>, prep: Prepared, diff: Diff, opts: UpOp
         prepare_dirs(boot, s, r)?;
     }
     let generation = old.as_ref().map_or(1, |s| s.generation + 1);
-    write_set(boot, generation, &prep.rendered)?;
+    let name = state::set_name(generation);
+    write_set(boot, &name, &entries(&prep.rendered))?;
     if let Some(o) = &old {
-        for name in o.order.iter().rev().filter(|n| diff.stops(n)) {
-            if let Some(ss) = o.services.get(name) {
-                stop_service(&l.service_dir(&ss.dirname(name)), ss);
+        let mut leaving = Vec::new();
+        for n in o.order.iter().rev().filter(|n| diff.stops(n)) {
+            if let Some(ss) = o.services.get(n) {
+                let dir = l.service_dir(&ss.dirname(n));
+                stop_service(&dir, ss);
+                leaving.push(dir);
             }
         }
+        let stay: Vec<(String, String)> =
+            entries(&prep.rendered).into_iter().filter(|(n, _)| diff.unchanged.contains(n)).collect();
+        retire(boot, &format!("{name}.bridge"), &stay, &leaving)?;
     }
-    let set = Path::new("sets").join(state::set_name(generation));
-    fsx::replace_symlink(&set, &l.current()).ctx(|| "unable to switch current".into())?;
+    switch(boot, &name)?;
     let runsvdir = ensure_runsvdir(boot, old.as_ref().and_then(|s| s.runsvdir), opts.spawn_runsvdir)?;
     let new = new_state(&prep, generation, old.as_ref().map(|s| s.generation), runsvdir);
     let fresh: Vec<String> = diff.changed.iter().chain(&diff.added).cloned().collect();
@@ -258,11 +270,10 @@ fn new_state(prep: &Prepared, generation: u64, previous: Option<u64>, runsvdir: 
     }
 }
 
-/// Stops one service and its logger (graceful, then escalated).
+/// Stops one service's main process (graceful, then escalated). Its
+/// logger is left to drain: it exits at end of input when runsv goes.
 pub fn stop_service(dir: &Path, ss: &ServiceState) -> svctl::Stopped {
-    let st = svctl::stop(dir, Duration::from_secs(ss.stop_timeout_s), ss.group_stop);
-    svctl::stop_log(dir, Duration::from_secs(5));
-    st
+    svctl::stop(dir, Duration::from_secs(ss.stop_timeout_s), ss.group_stop)
 }
 
 /// Waits for runsv to take `fresh` services, then for every service to be
@@ -282,7 +293,9 @@ fn wait_up(boot: &Boot, prep: &Prepared, fresh: &[String]) -> std::result::Resul
     }
     for (r, s) in prep.rendered.iter().zip(&prep.plan.services) {
         let dir = boot.layout.service_dir(&r.dirname());
-        let t = Duration::from_secs(s.manifest.check.as_ref().map_or(boot.config.start_timeout_s, |c| c.timeout_s));
+        let t = Duration::from_secs(
+            s.manifest.check.as_ref().map_or(boot.config.start_timeout_s, |c| c.timeout_s),
+        );
         if let Some(why) = svctl::ready(&dir, t) {
             return Err(format!("{} is not ready after {} s: {why}", r.name, t.as_secs()));
         }
@@ -300,25 +313,29 @@ fn rollback(boot: &Boot, old: Option<State>, failed: State, diff: &Diff, why: St
         down::teardown(boot, Some(failed), false, false)?;
         return Err(BootError::Failed(format!("{why}; rolled back to a clean box")));
     };
+    let mut leaving = Vec::new();
     for name in failed.order.iter().rev().filter(|n| diff.changed.contains(n) || diff.added.contains(n)) {
         if let Some(ss) = failed.services.get(name) {
-            stop_service(&l.service_dir(&ss.dirname(name)), ss);
+            let dir = l.service_dir(&ss.dirname(name));
+            stop_service(&dir, ss);
+            leaving.push(dir);
         }
     }
-    let set = Path::new("sets").join(state::set_name(old.generation));
-    fsx::replace_symlink(&set, &l.current()).ctx(|| "unable to switch current back".into())?;
+    let stay: Vec<(String, String)> = failed
+        .services
+        .iter()
+        .filter(|(n, _)| diff.unchanged.contains(n))
+        .map(|(n, ss)| (n.clone(), ss.dirname(n)))
+        .collect();
+    retire(boot, &format!("{}.bridge", state::set_name(failed.generation)), &stay, &leaving)?;
+    switch(boot, &state::set_name(old.generation))?;
     old.runsvdir = failed.runsvdir;
     old.save(&l.state_file())?;
-    // Services stopped before the switch come back: a fresh runsv starts
-    // them, or, if runsvdir never noticed the first switch, `u` does.
     let start_timeout = Duration::from_secs(boot.config.start_timeout_s);
     for name in old.order.iter().filter(|n| diff.stops(n)) {
         if let Some(ss) = old.services.get(name) {
             let dir = l.service_dir(&ss.dirname(name));
-            if svctl::wait(start_timeout, || svctl::alive(&dir, Supervise::MAIN)) {
-                let _ = runit_core::supervise::send_control(&dir, Supervise::LOG, b"u");
-                let _ = runit_core::supervise::send_control(&dir, Supervise::MAIN, b"u");
-            }
+            svctl::wait(start_timeout, || svctl::alive(&dir, Supervise::MAIN));
         }
     }
     gc(boot, &old);
@@ -380,24 +397,57 @@ fn prepare_dirs(boot: &Boot, s: &PlannedService, r: &Rendered) -> Result<()> {
     Ok(())
 }
 
-/// Builds `sets/g<N>` (entries `<name> -> ../sv/<name>@<hash>`) atomically.
-fn write_set(boot: &Boot, generation: u64, rendered: &[Rendered]) -> Result<()> {
+/// `(entry name, service directory name)` of each rendered service.
+fn entries(rendered: &[Rendered]) -> Vec<(String, String)> {
+    rendered.iter().map(|r| (r.name.clone(), r.dirname())).collect()
+}
+
+/// Builds `sets/<name>` (entries `<svc> -> ../../sv/<svc>@<hash>`) atomically.
+fn write_set(boot: &Boot, name: &str, entries: &[(String, String)]) -> Result<()> {
     let sets = boot.layout.sets_dir();
-    let name = state::set_name(generation);
     let tmp = sets.join(fsx::unique_name(&format!(".{name}-")));
     let what = || format!("unable to write set {name}");
     fsx::ensure_dir(&tmp, 0o755).ctx(what)?;
     let result = (|| {
-        for r in rendered {
-            std::os::unix::fs::symlink(Path::new("../../sv").join(r.dirname()), tmp.join(&r.name))?;
+        for (svc, dir) in entries {
+            std::os::unix::fs::symlink(Path::new("../../sv").join(dir), tmp.join(svc))?;
         }
-        fsx::remove_any(&sets.join(&name))?;
-        std::fs::rename(&tmp, sets.join(&name))
+        fsx::remove_any(&sets.join(name))?;
+        std::fs::rename(&tmp, sets.join(name))
     })();
     if result.is_err() {
         let _ = fsx::remove_any(&tmp);
     }
     result.ctx(what)
+}
+
+/// Points `current` at `sets/<name>`.
+fn switch(boot: &Boot, name: &str) -> Result<()> {
+    fsx::replace_symlink(&Path::new("sets").join(name), &boot.layout.current())
+        .ctx(|| "unable to switch current".into())
+}
+
+/// Retires services whose main process is already down: switches to a
+/// bridge set holding only `stay`, so runsvdir TERMs the leaving runsv
+/// (which closes its log pipe: the logger drains to end of input and
+/// exits, losing nothing), and waits until they are gone. Only then may a
+/// new generation start loggers on the same log directories.
+fn retire(
+    boot: &Boot,
+    bridge: &str,
+    stay: &[(String, String)],
+    leaving: &[std::path::PathBuf],
+) -> Result<()> {
+    if leaving.is_empty() {
+        return Ok(());
+    }
+    write_set(boot, bridge, stay)?;
+    switch(boot, bridge)?;
+    for d in leaving {
+        svctl::exit(d);
+    }
+    svctl::wait(Duration::from_secs(boot.config.start_timeout_s), || leaving.iter().all(|d| svctl::gone(d)));
+    Ok(())
 }
 
 /// Our runsvdir: the recorded one if it still runs, else a new one when asked.

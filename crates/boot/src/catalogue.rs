@@ -162,7 +162,12 @@ pub struct EnvSpec {
 
 impl Default for EnvSpec {
     fn default() -> Self {
-        EnvSpec { layers: default_layers(), from_tags: BTreeMap::new(), set: BTreeMap::new(), mode: BTreeMap::new() }
+        EnvSpec {
+            layers: default_layers(),
+            from_tags: BTreeMap::new(),
+            set: BTreeMap::new(),
+            mode: BTreeMap::new(),
+        }
     }
 }
 
@@ -302,12 +307,17 @@ impl Manifest {
             return Err(bad(format!("schema {} (this boot reads {SCHEMA})", self.schema)));
         }
         if self.name != folder || !names::is_service_name(&self.name) {
-            return Err(bad(format!("name {:?} must equal the folder name and be a service name", self.name)));
+            return Err(bad(format!(
+                "name {:?} must equal the folder name and be a service name",
+                self.name
+            )));
         }
         if let Some(m) = self.modes.iter().find(|m| crate::plan::Mode::parse(m).is_none()) {
             return Err(bad(format!("unknown mode {m:?}")));
         }
-        if self.process.command.is_empty() || self.components.values().any(|c| c.command.as_ref().is_some_and(Vec::is_empty)) {
+        if self.process.command.is_empty()
+            || self.components.values().any(|c| c.command.as_ref().is_some_and(Vec::is_empty))
+        {
             return Err(bad("empty command".into()));
         }
         if let Some(c) = self.components.keys().find(|c| !names::is_service_name(c)) {
@@ -319,9 +329,18 @@ impl Manifest {
             }
         }
         if !STOP_SIGNALS.contains(&self.stop.signal.as_str()) {
-            return Err(bad(format!("stop.signal {:?} is not one of {}", self.stop.signal, STOP_SIGNALS.join(" "))));
+            return Err(bad(format!(
+                "stop.signal {:?} is not one of {}",
+                self.stop.signal,
+                STOP_SIGNALS.join(" ")
+            )));
         }
-        let vars = self.env.from_tags.values().chain(self.env.set.keys()).chain(self.env.mode.values().flat_map(|m| m.keys()));
+        let vars = self
+            .env
+            .from_tags
+            .values()
+            .chain(self.env.set.keys())
+            .chain(self.env.mode.values().flat_map(|m| m.keys()));
         for v in vars {
             if !names::is_var_name(v) {
                 return Err(bad(format!("bad variable name {v:?}")));
@@ -358,8 +377,9 @@ impl Catalogue {
             }
             let text = std::fs::read_to_string(&manifest)
                 .map_err(|e| BootError::io(format!("unable to read {}", manifest.display()), e))?;
-            let m: Manifest = toml::from_str(&text)
-                .map_err(|e| BootError::invalid(format!("catalogue: {folder}/service.toml: {}", e.message())))?;
+            let m: Manifest = toml::from_str(&text).map_err(|e| {
+                BootError::invalid(format!("catalogue: {folder}/service.toml: {}", e.message()))
+            })?;
             m.validate(&folder)?;
             services.insert(folder, m);
         }
@@ -372,7 +392,9 @@ impl Catalogue {
         for (name, m) in &self.services {
             for d in &m.dependencies.review {
                 if !self.services.contains_key(d) {
-                    return Err(BootError::invalid(format!("catalogue: {name} depends on unknown service {d:?}")));
+                    return Err(BootError::invalid(format!(
+                        "catalogue: {name} depends on unknown service {d:?}"
+                    )));
                 }
             }
         }
@@ -383,17 +405,15 @@ impl Catalogue {
 
     /// `names` plus their review dependencies, dependencies first.
     pub fn order(&self, names: &[String]) -> Result<Vec<String>> {
-        fn visit(
-            cat: &Catalogue,
-            n: &str,
-            path: &mut Vec<String>,
-            out: &mut Vec<String>,
-        ) -> Result<()> {
+        fn visit(cat: &Catalogue, n: &str, path: &mut Vec<String>, out: &mut Vec<String>) -> Result<()> {
             if out.iter().any(|o| o == n) {
                 return Ok(());
             }
             if path.iter().any(|p| p == n) {
-                return Err(BootError::invalid(format!("catalogue: dependency cycle {} -> {n}", path.join(" -> "))));
+                return Err(BootError::invalid(format!(
+                    "catalogue: dependency cycle {} -> {n}",
+                    path.join(" -> ")
+                )));
             }
             path.push(n.to_string());
             if let Some(m) = cat.services.get(n) {

@@ -103,7 +103,8 @@ pub fn parse(args: &[OsString]) -> Result<Args, String> {
             None => Ok(()),
         }
     };
-    let allow = Allow { mode_change: has("--allow-mode-change"), service_change: has("--allow-service-change") };
+    let allow =
+        Allow { mode_change: has("--allow-mode-change"), service_change: has("--allow-service-change") };
     let c = match cmd.as_deref() {
         None => return Err("no command".into()),
         Some("plan") => {
@@ -149,15 +150,16 @@ mod tests {
 
     #[test]
     fn commands_and_options() {
-        let a = p(&["--root", "/r", "up", "--spawn-runsvdir", "--source=imds", "--source", "env"]).expect("up");
+        let a =
+            p(&["--root", "/r", "up", "--spawn-runsvdir", "--source=imds", "--source", "env"]).expect("up");
         assert_eq!(a.root, Some("/r".into()));
         assert_eq!(a.sources, ["imds", "env"]);
-        assert_eq!(
-            a.command,
-            Some(Command::Up(UpOptions { allow: Allow::default(), spawn_runsvdir: true }))
-        );
+        assert_eq!(a.command, Some(Command::Up(UpOptions { allow: Allow::default(), spawn_runsvdir: true })));
         assert_eq!(p(&["down", "--purge"]).expect("down").command, Some(Command::Down { purge: true }));
-        assert_eq!(p(&["render", "--out", "x"]).expect("render").command, Some(Command::Render { out: "x".into() }));
+        assert_eq!(
+            p(&["render", "--out", "x"]).expect("render").command,
+            Some(Command::Render { out: "x".into() })
+        );
         assert!(p(&[]).is_err());
         assert!(p(&["up", "--purge"]).is_err());
         assert!(p(&["frobnicate"]).is_err());

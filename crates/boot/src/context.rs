@@ -85,7 +85,13 @@ impl Boot {
     }
 
     /// Resolves `tags` against the catalogue and `previous`, and renders.
-    pub fn prepare(&self, tags: TagSet, cat: &Catalogue, previous: Option<&State>, allow: Allow) -> Result<Prepared> {
+    pub fn prepare(
+        &self,
+        tags: TagSet,
+        cat: &Catalogue,
+        previous: Option<&State>,
+        allow: Allow,
+    ) -> Result<Prepared> {
         let env_dir = cat.env_dir(self.config.env_dir.as_deref());
         let data_root = self.layout.data_root();
         let log_root = self.layout.log_root();

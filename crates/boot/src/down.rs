@@ -43,6 +43,14 @@ pub fn down(boot: &Boot, purge: bool) -> Result<String> {
         Err(BootError::Invalid(_)) => None,
         Err(e) => return Err(e),
     };
+    let nothing = state.is_none()
+        && !l.sv_dir().exists()
+        && std::fs::symlink_metadata(l.current()).is_err()
+        && !l.run_dir().exists();
+    if nothing {
+        remove_generated(boot, &[], purge, true)?;
+        return Ok("clean\n".into());
+    }
     teardown(boot, state, purge, true)
 }
 
@@ -86,12 +94,13 @@ pub fn teardown(boot: &Boot, state: Option<State>, purge: bool, last: bool) -> R
         if svctl::alive(&dir, Supervise::MAIN) {
             let r = svctl::stop(&dir, Duration::from_secs(10), true);
             groups.extend(r.pgid);
-            svctl::stop_log(&dir, Duration::from_secs(5));
         }
     }
     if std::fs::symlink_metadata(l.current()).is_ok() {
-        fsx::ensure_dir(&l.sets_dir().join("empty"), 0o755).ctx(|| "unable to create the empty set".into())?;
-        fsx::replace_symlink(Path::new("sets/empty"), &l.current()).ctx(|| "unable to switch current".into())?;
+        fsx::ensure_dir(&l.sets_dir().join("empty"), 0o755)
+            .ctx(|| "unable to create the empty set".into())?;
+        fsx::replace_symlink(Path::new("sets/empty"), &l.current())
+            .ctx(|| "unable to switch current".into())?;
     }
     let dirs = service_dirs(&l.sv_dir());
     for d in &dirs {

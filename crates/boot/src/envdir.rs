@@ -59,8 +59,9 @@ pub fn check_value(value: &str) -> std::result::Result<(), &'static str> {
 
 /// Sets a generated variable (`value\n`).
 pub fn set(env: &mut Env, name: &str, value: &str, source: &str) -> Result<()> {
-    check_value(value)
-        .map_err(|why| BootError::invalid(format!("value of {name} (from {source}) cannot be passed verbatim: {why}")))?;
+    check_value(value).map_err(|why| {
+        BootError::invalid(format!("value of {name} (from {source}) cannot be passed verbatim: {why}"))
+    })?;
     let mut bytes = value.as_bytes().to_vec();
     bytes.push(b'\n');
     env.insert(name.to_string(), EnvEntry { bytes, source: source.to_string() });
@@ -78,7 +79,8 @@ pub fn read_layer(env: &mut Env, dir: &Path, label: &str) -> Result<bool> {
         let e = e.map_err(|e| BootError::io(format!("unable to read env layer {}", dir.display()), e))?;
         let name = e.file_name().to_string_lossy().into_owned();
         let path = e.path();
-        let meta = std::fs::metadata(&path).map_err(|e| BootError::io(format!("unable to stat {}", path.display()), e))?;
+        let meta = std::fs::metadata(&path)
+            .map_err(|e| BootError::io(format!("unable to stat {}", path.display()), e))?;
         if name.starts_with('.') || meta.is_dir() {
             continue;
         }
@@ -88,7 +90,8 @@ pub fn read_layer(env: &mut Env, dir: &Path, label: &str) -> Result<bool> {
         if meta.len() > MAX_FILE {
             return Err(BootError::invalid(format!("env layer {label}: {name} is larger than 64 KiB")));
         }
-        let bytes = std::fs::read(&path).map_err(|e| BootError::io(format!("unable to read {}", path.display()), e))?;
+        let bytes = std::fs::read(&path)
+            .map_err(|e| BootError::io(format!("unable to read {}", path.display()), e))?;
         env.insert(name, EnvEntry { bytes, source: format!("layer:{label}") });
     }
     Ok(true)
@@ -101,7 +104,11 @@ pub fn layer_path(pattern: &str, env_name: &str, service: &str, component: &str)
     let ok = !p.is_empty()
         && !p.starts_with('/')
         && p.split('/').all(|c| !c.is_empty() && c != "." && c != ".." && !c.contains(['{', '}']));
-    if ok { Ok(p) } else { Err(BootError::invalid(format!("catalogue: {service}: bad env layer {pattern:?}"))) }
+    if ok {
+        Ok(p)
+    } else {
+        Err(BootError::invalid(format!("catalogue: {service}: bad env layer {pattern:?}")))
+    }
 }
 
 /// The `env.sources` text: `NAME<TAB>source` per variable (no values).
@@ -153,7 +160,10 @@ mod tests {
 
     #[test]
     fn layer_paths() {
-        assert_eq!(layer_path("{env}/{name}/{component}", "review", "web", "default").ok().as_deref(), Some("review/web/default"));
+        assert_eq!(
+            layer_path("{env}/{name}/{component}", "review", "web", "default").ok().as_deref(),
+            Some("review/web/default")
+        );
         assert!(layer_path("../{env}", "review", "web", "default").is_err());
         assert!(layer_path("/etc", "review", "web", "default").is_err());
         assert!(layer_path("{bogus}", "review", "web", "default").is_err());

@@ -101,7 +101,8 @@ pub fn remove_any(path: &Path) -> io::Result<()> {
 
 /// `lchown(2)`: changes the owner of `path` itself, never a symlink's target.
 pub fn lchown(path: &Path, uid: u32, gid: u32) -> io::Result<()> {
-    let c = CString::new(path.as_os_str().as_bytes()).map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
+    let c = CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::from(io::ErrorKind::InvalidInput))?;
     // SAFETY: `c` is a valid NUL-terminated path.
     if unsafe { libc::lchown(c.as_ptr(), uid, gid) } == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
 }

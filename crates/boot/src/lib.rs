@@ -70,7 +70,8 @@ pub fn entry(argv: Vec<OsString>) -> i32 {
 
 /// Builds the invocation context from arguments and the environment.
 pub fn context(args: &Args, env: BTreeMap<String, String>) -> Result<Boot> {
-    let root = args.root.clone().or_else(|| env.get("BOOT_ROOT").map(PathBuf::from)).unwrap_or_else(|| "/".into());
+    let root =
+        args.root.clone().or_else(|| env.get("BOOT_ROOT").map(PathBuf::from)).unwrap_or_else(|| "/".into());
     let layout = layout::Layout::new(root);
     let config_path = args.config.clone().unwrap_or_else(|| layout.config_file());
     let config = config::Config::load(&config_path)?;

@@ -52,7 +52,8 @@ mod tests {
         for ok in ["web", "worker", "a1-b2", "x"] {
             assert!(is_service_name(ok), "{ok}");
         }
-        for bad in ["", "Web", "../../etc", "web;touch", "$(id)", "-x", ".x", "a/b", "a b", "é", &"a".repeat(64)]
+        for bad in
+            ["", "Web", "../../etc", "web;touch", "$(id)", "-x", ".x", "a/b", "a b", "é", &"a".repeat(64)]
         {
             assert!(!is_service_name(bad), "{bad}");
         }

@@ -171,13 +171,32 @@ pub fn resolve(tags: TagSet, inp: &Inputs<'_>) -> Result<Plan> {
     let (names, service, component) = select(&tags, mode, inp)?;
     refuse_changes(inp, mode, service.as_deref(), component.as_deref())?;
     let instance_id = tags.instance_id.as_ref().map(|t| t.value.clone());
-    let order = inp.catalogue.order(&names)?;
+    // Dependencies run on this box only in review mode.
+    let order = if mode == Mode::Review { inp.catalogue.order(&names)? } else { names };
     let mut services = Vec::new();
     for name in &order {
-        let m = inp.catalogue.services.get(name).ok_or_else(|| BootError::invalid(format!("unknown service {name}")))?;
-        let comp = if Some(name) == service.as_ref() { component.clone().unwrap_or_default() } else { "default".into() };
+        let m = inp
+            .catalogue
+            .services
+            .get(name)
+            .ok_or_else(|| BootError::invalid(format!("unknown service {name}")))?;
+        let comp = if Some(name) == service.as_ref() {
+            component.clone().unwrap_or_default()
+        } else {
+            "default".into()
+        };
         let deps = if mode == Mode::Review { m.dependencies.review.clone() } else { Vec::new() };
-        services.push(plan_service(name, &comp, deps, m, mode, &env_name, &tags, instance_id.as_deref(), inp)?);
+        services.push(plan_service(
+            name,
+            &comp,
+            deps,
+            m,
+            mode,
+            &env_name,
+            &tags,
+            instance_id.as_deref(),
+            inp,
+        )?);
     }
     Ok(Plan { mode, env_name, service, component, instance_id, tags, services })
 }
@@ -189,7 +208,11 @@ fn shown(v: &str) -> String {
 }
 
 /// The services a mode selects (apps only; dependencies are added by order).
-fn select(tags: &TagSet, mode: Mode, inp: &Inputs<'_>) -> Result<(Vec<String>, Option<String>, Option<String>)> {
+fn select(
+    tags: &TagSet,
+    mode: Mode,
+    inp: &Inputs<'_>,
+) -> Result<(Vec<String>, Option<String>, Option<String>)> {
     let keys = &inp.config.keys;
     if mode == Mode::Review {
         let apps = inp
@@ -232,22 +255,37 @@ fn select(tags: &TagSet, mode: Mode, inp: &Inputs<'_>) -> Result<(Vec<String>, O
 /// `asg_service` pattern (`prefix{service}suffix`).
 fn service_from_asg(tags: &TagSet, inp: &Inputs<'_>) -> Result<String> {
     let keys = &inp.config.keys;
-    let missing = || BootError::invalid(format!("invalid tags: no {:?} tag and no autoscaling group to derive it from", keys.service));
+    let missing = || {
+        BootError::invalid(format!(
+            "invalid tags: no {:?} tag and no autoscaling group to derive it from",
+            keys.service
+        ))
+    };
     let (Some(pattern), Some(group)) = (inp.config.asg_service.as_deref(), tags.get(ASG_KEY)) else {
         return Err(missing());
     };
-    let (prefix, suffix) = pattern.split_once("{service}").ok_or_else(|| BootError::invalid("boot.toml: asg_service needs {service}"))?;
+    let (prefix, suffix) = pattern
+        .split_once("{service}")
+        .ok_or_else(|| BootError::invalid("boot.toml: asg_service needs {service}"))?;
     group
         .strip_prefix(prefix)
         .and_then(|r| r.strip_suffix(suffix))
         .filter(|s| names::is_service_name(s))
         .map(str::to_string)
         .ok_or_else(|| {
-            BootError::invalid(format!("invalid tags: autoscaling group {} does not match {pattern:?}", shown(group)))
+            BootError::invalid(format!(
+                "invalid tags: autoscaling group {} does not match {pattern:?}",
+                shown(group)
+            ))
         })
 }
 
-fn refuse_changes(inp: &Inputs<'_>, mode: Mode, service: Option<&str>, component: Option<&str>) -> Result<()> {
+fn refuse_changes(
+    inp: &Inputs<'_>,
+    mode: Mode,
+    service: Option<&str>,
+    component: Option<&str>,
+) -> Result<()> {
     let Some(prev) = inp.previous else { return Ok(()) };
     if prev.mode != mode.as_str() && !(inp.allow_mode_change || inp.config.allow_mode_change) {
         return Err(BootError::Refused(format!(
@@ -281,7 +319,12 @@ struct Placeholders<'a> {
 
 impl Placeholders<'_> {
     fn port_of(&self, svc: &str) -> Option<u16> {
-        self.inp.config.ports.get(svc).copied().or_else(|| self.inp.catalogue.services.get(svc).and_then(|m| m.port))
+        self.inp
+            .config
+            .ports
+            .get(svc)
+            .copied()
+            .or_else(|| self.inp.catalogue.services.get(svc).and_then(|m| m.port))
     }
 
     fn value(&self, key: &str) -> Option<String> {
@@ -341,7 +384,9 @@ fn resolve_program(prog: &str, path: &str, service: &str) -> Result<String> {
             }
         }
     }
-    Err(BootError::invalid(format!("catalogue: {service}: program {prog:?} not found (absolute path or in PATH {path})")))
+    Err(BootError::invalid(format!(
+        "catalogue: {service}: program {prog:?} not found (absolute path or in PATH {path})"
+    )))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -394,11 +439,13 @@ fn plan_service(
 
 fn users(name: &str, m: &Manifest) -> Result<(Option<RunAs>, Option<RunAs>)> {
     let lookup = |user: &str, group: Option<&String>| -> Result<RunAs> {
-        let (uid, pgid) = crate::users::user(user)
-            .ok_or_else(|| BootError::invalid(format!("catalogue: {name}: user {user:?} does not exist on this image")))?;
+        let (uid, pgid) = crate::users::user(user).ok_or_else(|| {
+            BootError::invalid(format!("catalogue: {name}: user {user:?} does not exist on this image"))
+        })?;
         let gid = match group {
-            Some(g) => crate::users::group(g)
-                .ok_or_else(|| BootError::invalid(format!("catalogue: {name}: group {g:?} does not exist on this image")))?,
+            Some(g) => crate::users::group(g).ok_or_else(|| {
+                BootError::invalid(format!("catalogue: {name}: group {g:?} does not exist on this image"))
+            })?,
             None => pgid,
         };
         Ok(RunAs { user: user.into(), group: group.cloned(), uid, gid })
@@ -411,7 +458,13 @@ fn users(name: &str, m: &Manifest) -> Result<(Option<RunAs>, Option<RunAs>)> {
     Ok((run_as, log_as))
 }
 
-fn flatten_env(ph: &Placeholders<'_>, m: &Manifest, tags: &TagSet, instance_id: Option<&str>, workdir: &str) -> Result<Env> {
+fn flatten_env(
+    ph: &Placeholders<'_>,
+    m: &Manifest,
+    tags: &TagSet,
+    instance_id: Option<&str>,
+    workdir: &str,
+) -> Result<Env> {
     let cfg = ph.inp.config;
     let mut env = Env::new();
     envdir::set(&mut env, "PATH", &cfg.path, "boot.toml")?;
@@ -419,7 +472,10 @@ fn flatten_env(ph: &Placeholders<'_>, m: &Manifest, tags: &TagSet, instance_id: 
         let rel = envdir::layer_path(pattern, ph.env_name, ph.name, ph.component)?;
         let found = envdir::read_layer(&mut env, &ph.inp.env_dir.join(&rel), &rel)?;
         if !found && i == 0 && rel == "common" {
-            return Err(BootError::invalid(format!("env layer common is missing in {}", ph.inp.env_dir.display())));
+            return Err(BootError::invalid(format!(
+                "env layer common is missing in {}",
+                ph.inp.env_dir.display()
+            )));
         }
     }
     let mode_set = m.env.mode.get(ph.mode.as_str());
@@ -428,7 +484,9 @@ fn flatten_env(ph: &Placeholders<'_>, m: &Manifest, tags: &TagSet, instance_id: 
     }
     let rt = crate::runtime::resolve(&m.runtime, workdir, ph.name)?;
     if !rt.path_prefix.is_empty() {
-        let base = env.get("PATH").map(|e| String::from_utf8_lossy(&e.bytes).lines().next().unwrap_or("").to_string());
+        let base = env
+            .get("PATH")
+            .map(|e| String::from_utf8_lossy(&e.bytes).lines().next().unwrap_or("").to_string());
         let path = format!("{}:{}", rt.path_prefix.join(":"), base.unwrap_or_default());
         envdir::set(&mut env, "PATH", &path, "runtime")?;
     }

@@ -141,8 +141,11 @@ pub fn hash_nodes(nodes: &[(String, Node)]) -> String {
 }
 
 fn header(svc: &PlannedService, what: &str) -> Vec<u8> {
-    format!("#!/bin/sh\n# boot: {what} of {} (component {}); generated, do not edit\n", svc.name, svc.component)
-        .into_bytes()
+    format!(
+        "#!/bin/sh\n# boot: {what} of {} (component {}); generated, do not edit\n",
+        svc.name, svc.component
+    )
+    .into_bytes()
 }
 
 /// `chpst` options shared by run, init and check: env dir, user.
@@ -161,7 +164,12 @@ fn run_script(svc: &PlannedService, set: &Settings, deps_timeout: u64) -> Vec<u8
     if !svc.deps.is_empty() {
         // Readiness of dependencies via sv's check (runit FAQ); sv waits for
         // ./check to pass (and, with readiness support, for "ready").
-        let mut w: Vec<Vec<u8>> = vec![os(&set.sv).to_vec(), b"-w".to_vec(), deps_timeout.to_string().into_bytes(), b"check".to_vec()];
+        let mut w: Vec<Vec<u8>> = vec![
+            os(&set.sv).to_vec(),
+            b"-w".to_vec(),
+            deps_timeout.to_string().into_bytes(),
+            b"check".to_vec(),
+        ];
         w.extend(svc.deps.iter().map(|d| os(&set.current.join(d)).to_vec()));
         s.extend_from_slice(&words(w));
         s.extend_from_slice(b" || exit 111\n");
@@ -226,11 +234,15 @@ fn control_t(svc: &PlannedService) -> Vec<u8> {
     let stop = &svc.manifest.stop;
     let group = stop.group && svc.manifest.process.process_group;
     let mut s = header(svc, "control/t (graceful stop)");
-    s.extend_from_slice(b"# Exit 0 tells runsv the stop signal was sent (it then sends no TERM of its own).\n");
+    s.extend_from_slice(
+        b"# Exit 0 tells runsv the stop signal was sent (it then sends no TERM of its own).\n",
+    );
     s.extend_from_slice(b"read -r pid < supervise/pid || exit 1\n[ -n \"$pid\" ] || exit 1\n");
     // The signal name is one of catalogue::STOP_SIGNALS (validated).
     let target = if group { "\"-$pid\"" } else { "\"$pid\"" };
-    s.extend_from_slice(format!("kill -s {} -- {target} 2>/dev/null && exit 0\nexit 1\n", stop.signal).as_bytes());
+    s.extend_from_slice(
+        format!("kill -s {} -- {target} 2>/dev/null && exit 0\nexit 1\n", stop.signal).as_bytes(),
+    );
     s
 }
 

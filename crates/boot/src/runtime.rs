@@ -49,11 +49,16 @@ pub fn resolve(rt: &Runtime, workdir: &str, service: &str) -> Result<RuntimeEnv>
         Manager::Mise => ("MISE", "MISE_DATA_DIR"),
     };
     let bad = |m: String| BootError::invalid(format!("catalogue: {service}: runtime: {m}"));
-    let data_dir = rt.data_dir.as_deref().filter(|d| d.starts_with('/')).ok_or_else(|| bad("data_dir must be an absolute path".into()))?;
+    let data_dir = rt
+        .data_dir
+        .as_deref()
+        .filter(|d| d.starts_with('/'))
+        .ok_or_else(|| bad("data_dir must be an absolute path".into()))?;
     let mut pins = BTreeMap::new();
     if let Some(f) = &rt.versions_file {
         let path = Path::new(workdir).join(f);
-        let text = std::fs::read_to_string(&path).map_err(|e| BootError::io(format!("unable to read {}", path.display()), e))?;
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| BootError::io(format!("unable to read {}", path.display()), e))?;
         pins = parse_tool_versions(&text);
     }
     pins.extend(rt.tools.iter().map(|(k, v)| (k.clone(), v.clone())));
@@ -86,7 +91,8 @@ mod tests {
         let d = std::env::temp_dir().join(crate::fsx::unique_name("boot-rt-"));
         std::fs::create_dir_all(d.join("asdf/installs/nodejs/20.11.1/bin")).expect("mkdir");
         std::fs::create_dir_all(d.join("app")).expect("mkdir");
-        std::fs::write(d.join("app/.tool-versions"), "nodejs 20.11.1 system # pinned\nruby system\n").expect("write");
+        std::fs::write(d.join("app/.tool-versions"), "nodejs 20.11.1 system # pinned\nruby system\n")
+            .expect("write");
         let rt = Runtime {
             manager: Manager::Asdf,
             data_dir: Some(d.join("asdf").display().to_string()),

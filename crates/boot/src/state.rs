@@ -91,17 +91,23 @@ impl State {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(BootError::io(format!("unable to read {}", path.display()), e)),
         };
-        let s: State = serde_json::from_str(&text)
-            .map_err(|e| BootError::invalid(format!("{}: corrupt state ({e}); run `boot down` to reset", path.display())))?;
+        let s: State = serde_json::from_str(&text).map_err(|e| {
+            BootError::invalid(format!("{}: corrupt state ({e}); run `boot down` to reset", path.display()))
+        })?;
         if s.schema != SCHEMA {
-            return Err(BootError::invalid(format!("{}: state schema {} is not {SCHEMA}", path.display(), s.schema)));
+            return Err(BootError::invalid(format!(
+                "{}: state schema {} is not {SCHEMA}",
+                path.display(),
+                s.schema
+            )));
         }
         Ok(Some(s))
     }
 
     /// Writes `path` atomically.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let mut text = serde_json::to_vec_pretty(self).map_err(|e| BootError::invalid(format!("state: {e}")))?;
+        let mut text =
+            serde_json::to_vec_pretty(self).map_err(|e| BootError::invalid(format!("state: {e}")))?;
         text.push(b'\n');
         crate::fsx::replace_file(path, &text, 0o644).ctx(|| format!("unable to write {}", path.display()))
     }

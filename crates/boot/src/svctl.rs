@@ -76,7 +76,10 @@ pub fn stop(dir: &Path, timeout: Duration, group: bool) -> Stopped {
     if !alive(dir, Supervise::MAIN) {
         return out;
     }
-    let pid = status(dir, Supervise::MAIN).filter(|s| s.state == State::Run).map(|s| s.pid as i32).filter(|p| *p > 1);
+    let pid = status(dir, Supervise::MAIN)
+        .filter(|s| s.state == State::Run)
+        .map(|s| s.pid as i32)
+        .filter(|p| *p > 1);
     if group {
         out.pgid = pid;
     }
@@ -99,21 +102,8 @@ pub fn stop(dir: &Path, timeout: Duration, group: bool) -> Stopped {
     out
 }
 
-/// Stops the log service of `dir` (`d` on `log/supervise/control`, then
-/// `k`). Its input is already drained: the main service is down.
-pub fn stop_log(dir: &Path, timeout: Duration) {
-    if !alive(dir, Supervise::LOG) {
-        return;
-    }
-    let _ = supervise::send_control(dir, Supervise::LOG, b"d");
-    if !wait(timeout, || is_down(dir, Supervise::LOG)) {
-        let _ = supervise::send_control(dir, Supervise::LOG, b"k");
-        wait(Duration::from_secs(2), || is_down(dir, Supervise::LOG));
-    }
-}
-
-/// Asks runsv to exit (`x`); used by `down` once the service is down, so
-/// runsv goes away without waiting for runsvdir's rescan.
+/// Asks runsv to exit (`x`) once its service is down: runsv closes the log
+/// pipe, the logger drains to end of input and exits, then runsv exits.
 pub fn exit(dir: &Path) {
     let _ = supervise::send_control(dir, Supervise::MAIN, b"x");
 }

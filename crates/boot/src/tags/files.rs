@@ -45,13 +45,17 @@ struct Row {
 
 /// Collects rows into this instance's tags.
 fn select(rows: Vec<Row>, known_id: Option<&str>, what: &str) -> Result<Snapshot, SourceError> {
-    let mut instances: Vec<&str> = rows.iter().filter(|r| r.rtype == "instance").map(|r| r.rid.as_str()).collect();
+    let mut instances: Vec<&str> =
+        rows.iter().filter(|r| r.rtype == "instance").map(|r| r.rid.as_str()).collect();
     instances.sort_unstable();
     instances.dedup();
     let chosen = match known_id {
         Some(id) => Some(id.to_string()),
         None if instances.len() > 1 => {
-            return Err(invalid(what, format!("tags of several instances ({}) and no instance id", instances.join(", "))));
+            return Err(invalid(
+                what,
+                format!("tags of several instances ({}) and no instance id", instances.join(", ")),
+            ));
         }
         None => instances.first().map(|s| s.to_string()),
     };
@@ -105,7 +109,9 @@ pub fn parse_describe(text: &str, known_id: Option<&str>, what: &str) -> Result<
                 return Err(invalid(what, "a Tags entry without Key or Value"));
             };
             let rtype = str_field(t, "ResourceType").unwrap_or("instance");
-            if rtype == "auto-scaling-group" && t.get("PropagateAtLaunch").and_then(Value::as_bool) != Some(true) {
+            if rtype == "auto-scaling-group"
+                && t.get("PropagateAtLaunch").and_then(Value::as_bool) != Some(true)
+            {
                 continue;
             }
             let rid = str_field(t, "ResourceId").unwrap_or("").to_string();
@@ -118,19 +124,37 @@ pub fn parse_describe(text: &str, known_id: Option<&str>, what: &str) -> Result<
                 let (Some(key), Some(value)) = (str_field(t, "Key"), str_field(t, "Value")) else {
                     return Err(invalid(what, "a Tags entry without Key or Value"));
                 };
-                rows.push(Row { rtype: "instance".into(), rid: rid.clone(), key: key.into(), value: value.into() });
+                rows.push(Row {
+                    rtype: "instance".into(),
+                    rid: rid.clone(),
+                    key: key.into(),
+                    value: value.into(),
+                });
             }
         }
     } else {
-        return Err(invalid(what, "neither a describe-tags (\"Tags\") nor a describe-instances (\"Reservations\") document"));
+        return Err(invalid(
+            what,
+            "neither a describe-tags (\"Tags\") nor a describe-instances (\"Reservations\") document",
+        ));
     }
     select(rows, known_id, what)
 }
 
 /// Resource types the legacy tools print.
 const RESOURCE_TYPES: [&str; 12] = [
-    "instance", "image", "volume", "snapshot", "reserved-instances", "spot-instances-request",
-    "customer-gateway", "dhcp-options", "internet-gateway", "network-acl", "security-group", "vpc",
+    "instance",
+    "image",
+    "volume",
+    "snapshot",
+    "reserved-instances",
+    "spot-instances-request",
+    "customer-gateway",
+    "dhcp-options",
+    "internet-gateway",
+    "network-acl",
+    "security-group",
+    "vpc",
 ];
 
 /// `TAG<TAB>instance<TAB>i-…<TAB>key<TAB>value` (or id before type, as
@@ -197,8 +221,9 @@ mod tests {
     fn legacy_both_column_orders() {
         let a = parse_legacy("TAG\tinstance\ti-1\tMode\treview\nTAG\tinstance\ti-1\tNote\ta\tb\n", None, "f")
             .expect("aws order");
-        let b = parse_legacy("TAG\ti-1\tinstance\tMode\treview\r\nTAG\ti-1\tinstance\tNote\ta\tb\n", None, "f")
-            .expect("euca order");
+        let b =
+            parse_legacy("TAG\ti-1\tinstance\tMode\treview\r\nTAG\ti-1\tinstance\tNote\ta\tb\n", None, "f")
+                .expect("euca order");
         assert_eq!(a.tags, b.tags);
         assert_eq!(a.tags.get("Note").map(String::as_str), Some("a\tb"));
         assert!(parse_legacy("garbage\n", None, "f").is_err());

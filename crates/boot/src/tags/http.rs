@@ -98,7 +98,8 @@ fn bad(msg: &str) -> io::Error {
 /// Parses a complete raw response.
 pub fn parse_response(raw: &[u8]) -> io::Result<Response> {
     let end = find(raw, b"\r\n\r\n").ok_or_else(|| bad("truncated response head"))?;
-    let head = std::str::from_utf8(raw.get(..end).unwrap_or_default()).map_err(|_| bad("bad response head"))?;
+    let head =
+        std::str::from_utf8(raw.get(..end).unwrap_or_default()).map_err(|_| bad("bad response head"))?;
     let rest = raw.get(end + 4..).unwrap_or_default();
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or("");
@@ -136,7 +137,8 @@ fn dechunk(mut rest: &[u8]) -> io::Result<Vec<u8>> {
     let mut out = Vec::new();
     loop {
         let eol = find(rest, b"\r\n").ok_or_else(|| bad("truncated chunk"))?;
-        let size_text = std::str::from_utf8(rest.get(..eol).unwrap_or_default()).map_err(|_| bad("bad chunk"))?;
+        let size_text =
+            std::str::from_utf8(rest.get(..eol).unwrap_or_default()).map_err(|_| bad("bad chunk"))?;
         let size_text = size_text.split(';').next().unwrap_or("").trim();
         let size = usize::from_str_radix(size_text, 16).map_err(|_| bad("bad chunk size"))?;
         rest = rest.get(eol + 2..).unwrap_or_default();
@@ -161,8 +163,10 @@ mod tests {
         assert_eq!((r.status, r.body), (200, b"abc".to_vec()));
         let r = parse_response(b"HTTP/1.1 404 Not Found\r\n\r\nnope").expect("eof");
         assert_eq!((r.status, r.body), (404, b"nope".to_vec()));
-        let r = parse_response(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x\r\nde\r\n0\r\n\r\n")
-            .expect("chunked");
+        let r = parse_response(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2;x\r\nde\r\n0\r\n\r\n",
+        )
+        .expect("chunked");
         assert_eq!(r.body, b"abcde");
         assert!(parse_response(b"SSH-2.0\r\n\r\n").is_err());
         assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc").is_err());

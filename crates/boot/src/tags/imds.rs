@@ -147,7 +147,8 @@ impl Client<'_> {
     }
 
     fn text(&self, path: &str, body: Vec<u8>) -> Result<String, SourceError> {
-        String::from_utf8(body).map_err(|_| SourceError::Invalid(format!("instance metadata {path}: not UTF-8")))
+        String::from_utf8(body)
+            .map_err(|_| SourceError::Invalid(format!("instance metadata {path}: not UTF-8")))
     }
 }
 
@@ -170,7 +171,9 @@ fn encode_key(key: &str) -> String {
 /// `AWS_EC2_METADATA_DISABLED=true`.
 pub fn fetch(cfg: &Imds, env_endpoint: Option<&str>, disabled: bool) -> Result<Snapshot, SourceError> {
     if disabled {
-        return Err(SourceError::Unavailable("instance metadata disabled by AWS_EC2_METADATA_DISABLED".into()));
+        return Err(SourceError::Unavailable(
+            "instance metadata disabled by AWS_EC2_METADATA_DISABLED".into(),
+        ));
     }
     let url = env_endpoint.filter(|e| !e.is_empty()).unwrap_or(&cfg.endpoint);
     let mut client = Client { ep: endpoint(url, cfg.allow_any_endpoint)?, cfg, token: None };
@@ -185,7 +188,10 @@ pub fn fetch(cfg: &Imds, env_endpoint: Option<&str>, disabled: bool) -> Result<S
             return Ok(Snapshot { tags, instance_id });
         }
     }
-    Err(SourceError::Unavailable(format!("instance tags at {} kept changing while being read", client.ep.label)))
+    Err(SourceError::Unavailable(format!(
+        "instance tags at {} kept changing while being read",
+        client.ep.label
+    )))
 }
 
 /// One pass over the tag list; `None` when a listed key vanished.

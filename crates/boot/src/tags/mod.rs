@@ -183,11 +183,19 @@ pub fn fetch_all(sources: &[Source], ctx: &FetchContext<'_>) -> Result<TagSet> {
 fn read_source(path: &Path) -> std::result::Result<String, SourceError> {
     std::fs::read_to_string(path).map_err(|e| {
         let msg = format!("unable to read {}: {}", path.display(), runit_core::errtext::io_text(&e));
-        if e.kind() == std::io::ErrorKind::NotFound { SourceError::Unavailable(msg) } else { SourceError::Invalid(msg) }
+        if e.kind() == std::io::ErrorKind::NotFound {
+            SourceError::Unavailable(msg)
+        } else {
+            SourceError::Invalid(msg)
+        }
     })
 }
 
-fn fetch_one(s: &Source, ctx: &FetchContext<'_>, known: Option<&str>) -> std::result::Result<Snapshot, SourceError> {
+fn fetch_one(
+    s: &Source,
+    ctx: &FetchContext<'_>,
+    known: Option<&str>,
+) -> std::result::Result<Snapshot, SourceError> {
     match &s.kind {
         SourceKind::Imds => imds::fetch(
             ctx.imds,
@@ -198,7 +206,9 @@ fn fetch_one(s: &Source, ctx: &FetchContext<'_>, known: Option<&str>) -> std::re
             let path = static_path(p.as_deref(), ctx.catalogue);
             files::parse_static(&read_source(&path)?, &path.display().to_string())
         }
-        SourceKind::DescribeTags(p) => files::parse_describe(&read_source(p)?, known, &p.display().to_string()),
+        SourceKind::DescribeTags(p) => {
+            files::parse_describe(&read_source(p)?, known, &p.display().to_string())
+        }
         SourceKind::Legacy(p) => files::parse_legacy(&read_source(p)?, known, &p.display().to_string()),
         SourceKind::Env => Ok(env_tags(ctx.env)),
     }
@@ -210,7 +220,9 @@ fn fetch_one(s: &Source, ctx: &FetchContext<'_>, known: Option<&str>) -> std::re
 fn env_tags(env: &BTreeMap<String, String>) -> Snapshot {
     let tags = env
         .iter()
-        .filter_map(|(k, v)| k.strip_prefix("BOOT_TAG_").filter(|k| !k.is_empty()).map(|k| (k.to_string(), v.clone())))
+        .filter_map(|(k, v)| {
+            k.strip_prefix("BOOT_TAG_").filter(|k| !k.is_empty()).map(|k| (k.to_string(), v.clone()))
+        })
         .collect();
     Snapshot { tags, instance_id: None }
 }
@@ -243,7 +255,9 @@ pub fn validate(set: &TagSet) -> Result<()> {
         }
     }
     if let Some(id) = &set.instance_id
-        && (id.value.is_empty() || id.value.len() > 64 || !id.value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
+        && (id.value.is_empty()
+            || id.value.len() > 64
+            || !id.value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-'))
     {
         return Err(BootError::invalid(format!("invalid instance id (from {})", id.source)));
     }

@@ -18,12 +18,16 @@ extern "C" fn on_term(_: libc::c_int) {
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
-    let ms = |name: &str, default: u64| flag_value(&args, name).and_then(|v| v.parse().ok()).unwrap_or(default);
+    let ms =
+        |name: &str, default: u64| flag_value(&args, name).and_then(|v| v.parse().ok()).unwrap_or(default);
     let interval = Duration::from_millis(ms("--interval-ms", 500));
     let drain = Duration::from_millis(ms("--drain-ms", 300));
     let queue = flag_value(&args, "--queue").unwrap_or_else(|| "default".into());
-    let handler: libc::sighandler_t =
-        if has_flag(&args, "--ignore-term") { libc::SIG_IGN } else { on_term as *const () as libc::sighandler_t };
+    let handler: libc::sighandler_t = if has_flag(&args, "--ignore-term") {
+        libc::SIG_IGN
+    } else {
+        on_term as *const () as libc::sighandler_t
+    };
     // SAFETY: the handler only stores into an atomic, which is signal-safe.
     unsafe { libc::signal(libc::SIGTERM, handler) };
     event("sample-worker", "start");

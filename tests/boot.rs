@@ -1,0 +1,241 @@
+//! End-to-end tests of `boot` with the real stack: our runsvdir, runsv,
+//! chpst, svlogd and sv, Debian's PostgreSQL and Redis, the sample web and
+//! worker. Each test has its own root, catalogue copy and ports, so they run
+//! in parallel; whatever a failed test leaves is killed by its tag guard.
+#![allow(clippy::unwrap_used)]
+
+#[path = "boot_support/mod.rs"]
+mod support;
+
+use harness::{cmd, run, wait_until};
+use std::collections::BTreeMap;
+use std::fs;
+use std::time::{Duration, Instant};
+use support::{BootBox, cmdline, environ, event_time};
+
+fn have_databases() -> bool {
+    let ok = std::path::Path::new("/usr/lib/postgresql/15/bin/postgres").exists()
+        && std::path::Path::new("/usr/bin/redis-server").exists()
+        && harness::is_root();
+    if !ok {
+        eprintln!("skipped: needs root, postgresql-15 and redis-server (tests/run installs them)");
+    }
+    ok
+}
+
+fn psql(b: &BootBox, sql: &str) -> String {
+    let port = b.pg.to_string();
+    let o = run(
+        &mut cmd(
+            "/usr/bin/psql",
+            ["-X", "-A", "-t", "-h", "127.0.0.1", "-p", &port, "-U", "postgres", "-c", sql],
+        ),
+        Duration::from_secs(30),
+    );
+    assert_eq!(o.code, Some(0), "psql {sql}: {}", o.stderr);
+    o.stdout.trim().to_string()
+}
+
+fn pids(b: &BootBox, names: &[&str]) -> BTreeMap<String, u32> {
+    names.iter().map(|n| (n.to_string(), b.pid(n))).collect()
+}
+
+fn set_targets(b: &BootBox) -> BTreeMap<String, String> {
+    fs::read_dir(b.current())
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let t = fs::read_link(e.path()).unwrap();
+            (e.file_name().to_string_lossy().into_owned(), t.display().to_string())
+        })
+        .collect()
+}
+
+const STACK: [&str; 4] = ["postgres", "redis", "web", "worker"];
+
+/// Review mode, the README's way (static tags, `--spawn-runsvdir`): the
+/// whole stack comes up, web reads both databases; a re-run changes
+/// nothing; a config-only change restarts only its service; down leaves a
+/// first-boot box; up again renders the same hashes and keeps the data.
+#[test]
+fn review_stack_up_rerun_config_change_down_up() {
+    if !have_databases() {
+        return;
+    }
+    let b = BootBox::new("boot-review", "");
+    let t = Instant::now();
+    b.ok(&["up", "--spawn-runsvdir"]);
+    eprintln!("review stack ready in {:?}", t.elapsed());
+    for s in STACK {
+        assert!(harness::supervised(&b.svc(s)), "{s} not supervised");
+        assert!(harness::status_of(&b.svc(s), true).is_some_and(|st| st.pid != 0), "{s}: no logger");
+    }
+    let (code, page) = b.http("/");
+    assert_eq!(code, 200, "{page}");
+    assert!(page.contains("redis: ok hits=1"), "{page}");
+    assert!(page.contains("postgres: ok server_version_num=15"), "{page}");
+    assert!(page.contains("BOOT_MODE=review\n") && page.contains("APP_TEAM=demo\n"), "{page}");
+    // The worker waited for Redis's check before starting (run's prologue).
+    let wlog = b.log("worker");
+    let ready_line = wlog.find("redis").expect("sv check output in the worker log");
+    assert!(ready_line < wlog.find("event=start").expect("worker started"), "{wlog}");
+
+    // Idempotent: same pids, same files, no new set.
+    let before = pids(&b, &STACK);
+    let files = b.files();
+    let t = Instant::now();
+    let again = b.ok(&["up", "--spawn-runsvdir"]);
+    eprintln!("no-op re-run in {:?}", t.elapsed());
+    assert!(again.stdout.starts_with("no changes"), "{}", again.stdout);
+    assert_eq!(pids(&b, &STACK), before);
+    assert_eq!(b.files(), files);
+    assert_eq!(fs::read_dir(b.root.join("var/lib/boot/sets")).unwrap().count(), 1);
+
+    // Config-only change: exactly the worker restarts.
+    fs::create_dir_all(b.catalogue.join("env/review/worker")).unwrap();
+    fs::write(b.catalogue.join("env/review/worker/LOG_LEVEL"), "debug\n").unwrap();
+    let plan = b.ok(&["plan"]);
+    assert!(plan.stdout.contains("\nchanged: worker\n"), "{}", plan.stdout);
+    assert!(plan.stdout.contains("\nunchanged: postgres redis web\n"), "{}", plan.stdout);
+    b.ok(&["up", "--spawn-runsvdir"]);
+    let after = pids(&b, &STACK);
+    assert_ne!(after["worker"], before["worker"]);
+    for s in ["postgres", "redis", "web"] {
+        assert_eq!(after[s], before[s], "{s} restarted");
+    }
+    assert_eq!(environ(after["worker"]).get("LOG_LEVEL").map(Vec::as_slice), Some(&b"debug"[..]));
+    let hashes = set_targets(&b);
+
+    psql(&b, "create table kept (x int); insert into kept values (42)");
+    let down = b.ok(&["down"]);
+    assert!(down.stdout.contains("stopped: worker web redis postgres"), "{}", down.stdout);
+    b.assert_clean();
+    assert!(harness::tagged_pids(&b.tag).is_empty(), "runsvdir or a service survived down");
+    assert!(b.root.join("var/lib/boot/data/postgres/PG_VERSION").exists(), "data kept");
+    assert_eq!(b.ok(&["down"]).stdout, "clean\n");
+
+    // Up after down: like a new instance, same render, data still there.
+    b.ok(&["up", "--spawn-runsvdir"]);
+    assert_eq!(set_targets(&b), hashes);
+    assert_eq!(psql(&b, "select x from kept"), "42");
+    assert_eq!(b.http("/health").0, 200);
+    b.ok(&["down", "--purge"]);
+    b.assert_clean();
+    assert!(!b.root.join("var/lib/boot").exists(), "purge leaves nothing");
+    assert!(!b.root.join("var/log/boot").exists(), "purge removes logs");
+}
+
+/// Production mode runs exactly the tagged service and component, with the
+/// env layers in order; a live tag change is refused without the flag and,
+/// with it, stops the old service before the new one starts.
+#[test]
+fn production_one_component_then_live_service_change() {
+    let mut b = BootBox::new("boot-prod", "sources = [\"env\"]");
+    b.start_runsvdir();
+    let worker_tags = [
+        ("BOOT_TAG_Mode", "production"),
+        ("BOOT_TAG_Service", "worker"),
+        ("BOOT_TAG_Component", "critical"),
+        ("BOOT_TAG_Team", "ops"),
+    ];
+    let up = b.boot_env(&["up"], &worker_tags);
+    assert_eq!(up.code, Some(0), "{}", up.stderr);
+    let entries: Vec<String> = fs::read_dir(b.current())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(entries, ["worker"]);
+    assert!(!b.root.join("var/lib/boot/data").exists(), "no database data in production");
+    let pid = b.pid("worker");
+    assert!(cmdline(pid).contains(&"critical".to_string()), "{:?}", cmdline(pid));
+    let env = environ(pid);
+    let get = |k: &str| env.get(k).map(|v| String::from_utf8_lossy(v).into_owned());
+    assert_eq!(get("LOG_LEVEL").as_deref(), Some("warn"), "production/worker overrides common");
+    assert_eq!(get("WORKER_CONCURRENCY").as_deref(), Some("8"), "component layer");
+    assert_eq!(get("APP_GREETING").as_deref(), Some("production"));
+    assert_eq!(get("APP_NAME").as_deref(), Some("sample"), "common layer");
+    assert_eq!(get("BOOT_MODE").as_deref(), Some("production"));
+    assert_eq!(get("APP_TEAM").as_deref(), Some("ops"));
+    let state = harness::read(b.root.join("var/lib/boot/state.json"));
+    assert!(state.contains("\"source\": \"env\""), "provenance recorded: {state}");
+
+    // A live change of service: refused without the flag, nothing changes.
+    let web_tags = [("BOOT_TAG_Mode", "production"), ("BOOT_TAG_Service", "web")];
+    let tree = b.tree();
+    let refused = b.boot_env(&["up"], &web_tags);
+    assert_eq!(refused.code, Some(5), "{}", refused.stderr);
+    assert!(refused.stderr.contains("--allow-service-change"), "{}", refused.stderr);
+    assert_eq!(b.tree(), tree);
+    assert_eq!(b.pid("worker"), pid);
+    let mode = b.boot_env(&["up"], &[("BOOT_TAG_Mode", "staging"), ("BOOT_TAG_Service", "worker")]);
+    assert_eq!(mode.code, Some(5), "{}", mode.stderr);
+
+    let old_dir = fs::canonicalize(b.svc("worker")).unwrap();
+    let changed = b.boot_env(&["up", "--allow-service-change"], &web_tags);
+    assert_eq!(changed.code, Some(0), "{}", changed.stderr);
+    assert_eq!(b.http("/health").0, 200);
+    let stop = event_time(&harness::read(b.root.join("var/log/boot/worker/current")), "stop")
+        .expect("worker drained");
+    let start = event_time(&b.log("web"), "start").expect("web started");
+    assert!(stop <= start, "worker stopped at {stop}, web started at {start}: they overlapped");
+    assert!(!harness::alive(pid as i32), "old worker still runs");
+    assert!(!old_dir.exists(), "old service dir not collected");
+    let sup = fs::read_dir(b.root.join("run/boot/supervise")).unwrap().flatten().count();
+    assert_eq!(sup, 2, "only web's supervise dirs are left");
+
+    b.ok(&["down"]);
+    b.assert_clean();
+}
+
+/// `down` stops gracefully (the worker drains, finish sees exit 0) and a
+/// service that ignores TERM (with a child in its process group) is killed
+/// after its stop timeout.
+#[test]
+fn down_escalates_a_term_ignoring_service_to_kill() {
+    let mut b = BootBox::new("boot-stop", "");
+    for s in ["web", "postgres", "redis"] {
+        fs::remove_dir_all(b.catalogue.join(s)).unwrap();
+    }
+    let worker = harness::read(b.catalogue.join("worker/service.toml"))
+        .replace("review = [\"redis\"]", "review = []")
+        .replace("\"--queue\", \"default\"]", "\"--queue\", \"default\", \"--drain-ms\", \"1000\"]");
+    fs::write(b.catalogue.join("worker/service.toml"), worker).unwrap();
+    fs::create_dir_all(b.catalogue.join("stubborn")).unwrap();
+    fs::write(
+        b.catalogue.join("stubborn/service.toml"),
+        "schema = 1\nname = \"stubborn\"\nkind = \"app\"\nmodes = [\"review\"]\n[process]\n\
+         command = [\"/bin/sh\", \"-c\", \"trap '' TERM; /bin/sleep 1000 & wait; wait\"]\n[stop]\ntimeout_s = 2\n",
+    )
+    .unwrap();
+    b.start_runsvdir();
+    b.ok(&["up"]);
+    let stubborn = b.pid("stubborn");
+    wait_until(Duration::from_secs(5), "stubborn's child", || {
+        fs::read_to_string("/proc/self/stat").is_ok() && !child_sleepers(stubborn).is_empty()
+    });
+    let t = Instant::now();
+    let down = b.ok(&["down"]);
+    let took = t.elapsed();
+    assert!(down.stdout.contains("killed: stubborn\n"), "{}", down.stdout);
+    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(15), "down took {took:?}");
+    let wlog = b.log("worker");
+    assert!(wlog.contains("event=draining") && wlog.contains("event=stop"), "{wlog}");
+    assert!(wlog.contains("./run exited: code 0 status 0"), "{wlog}");
+    assert!(b.log("stubborn").contains("./run exited: code -1 status 9"), "{}", b.log("stubborn"));
+    b.assert_clean();
+}
+
+/// Pids of `sleep 1000` processes in the process group of `leader`.
+fn child_sleepers(leader: u32) -> Vec<i32> {
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+        let stat = fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+        let pgrp = stat.rsplit_once(')').and_then(|(_, r)| r.split_whitespace().nth(2)?.parse::<u32>().ok());
+        if pgrp == Some(leader) && cmdline(pid as u32).iter().any(|a| a == "1000") {
+            out.push(pid);
+        }
+    }
+    out
+}

@@ -1,0 +1,292 @@
+//! Shared pieces of boot's end-to-end tests (`tests/boot*.rs`): a scratch
+//! box with its own root, a copy of the catalogue, private ports, a bin dir
+//! of our binaries, and the guards that kill whatever a failed test leaves.
+#![allow(dead_code, clippy::unwrap_used)]
+
+use harness::{Outcome, Proc, Scratch, TAG_VAR, cmd, tagged_pids, wait_for};
+use std::collections::BTreeMap;
+use std::fs;
+use std::io::Read;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+/// Our binaries a box needs. `BOOT_TEST_THEIRS=svlogd,…` swaps in Debian's
+/// C programs from /usr/bin (a debugging aid while a program of ours is
+/// being written; the suite runs with ours).
+pub const BINARIES: [&str; 7] = ["chpst", "svlogd", "sv", "runsv", "runsvdir", "sample-web", "sample-worker"];
+
+static SEQ: AtomicUsize = AtomicUsize::new(0);
+
+/// A free TCP port on 127.0.0.1 (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Kills every process carrying `tag` in its environment (bounded).
+pub fn kill_tag(tag: &str) {
+    for _ in 0..100 {
+        let pids = tagged_pids(tag);
+        if pids.is_empty() {
+            return;
+        }
+        for p in pids {
+            // SAFETY: signalling a process that carries our test tag.
+            unsafe { libc::kill(p, libc::SIGKILL) };
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// A test machine: `<scratch>/root` is boot's root.
+pub struct BootBox {
+    pub scratch: Scratch,
+    pub root: PathBuf,
+    pub catalogue: PathBuf,
+    pub bin: PathBuf,
+    pub web: u16,
+    pub pg: u16,
+    pub redis: u16,
+    /// The env tag given to every boot invocation (and passed by boot to a
+    /// runsvdir it spawns): killed on drop.
+    pub tag: String,
+    pub runsvdir: Option<Proc>,
+}
+
+impl BootBox {
+    /// A box with a copy of sv-templates and `extra` appended to boot.toml.
+    pub fn new(name: &str, extra: &str) -> BootBox {
+        let scratch = Scratch::new(name);
+        let root = scratch.join("root");
+        let catalogue = scratch.join("catalogue");
+        let bin = scratch.join("bin");
+        fs::create_dir_all(root.join("etc/boot")).unwrap();
+        fs::create_dir_all(&bin).unwrap();
+        let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let st =
+            Command::new("cp").arg("-a").arg(repo.join("sv-templates")).arg(&catalogue).status().unwrap();
+        assert!(st.success());
+        let theirs = std::env::var("BOOT_TEST_THEIRS").unwrap_or_default();
+        for b in BINARIES {
+            let target = if theirs.split(',').any(|t| t == b) {
+                PathBuf::from("/usr/bin").join(b)
+            } else {
+                harness::ours(b)
+            };
+            std::os::unix::fs::symlink(target, bin.join(b)).unwrap();
+        }
+        let (web, pg, redis) = (free_port(), free_port(), free_port());
+        let tag = format!("boot-{name}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::SeqCst));
+        let b = BootBox { scratch, root, catalogue, bin, web, pg, redis, tag, runsvdir: None };
+        b.write_config(extra);
+        b
+    }
+
+    /// Rewrites boot.toml (ports, catalogue, bin dir, `extra`).
+    pub fn write_config(&self, extra: &str) {
+        let text = format!(
+            "catalogue = {:?}\nbin_dir = {:?}\npass_env = [{TAG_VAR:?}]\nstart_timeout_s = 20\n{extra}\n[ports]\nweb = {}\npostgres = {}\nredis = {}\n",
+            self.catalogue.display().to_string(),
+            self.bin.display().to_string(),
+            self.web,
+            self.pg,
+            self.redis
+        );
+        fs::write(self.root.join("etc/boot/boot.toml"), text).unwrap();
+    }
+
+    /// `<root>/var/lib/boot/current`.
+    pub fn current(&self) -> PathBuf {
+        self.root.join("var/lib/boot/current")
+    }
+
+    /// The active service directory of `name`.
+    pub fn svc(&self, name: &str) -> PathBuf {
+        self.current().join(name)
+    }
+
+    /// Starts our runsvdir on `current` (the image-init case).
+    pub fn start_runsvdir(&mut self) {
+        let mut c = cmd(self.bin.join("runsvdir"), ["-P".as_ref(), self.current().as_os_str()]);
+        c.env("PATH", format!("{}:/usr/local/bin:/usr/bin:/bin", self.bin.display()));
+        self.runsvdir = Some(Proc::spawn_logging(&mut c, self.scratch.join("runsvdir.stderr")));
+    }
+
+    /// Runs boot with `args` and extra environment; never kills what boot
+    /// leaves running (a runsvdir it spawns), the tag guard does that.
+    pub fn boot_env(&self, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+        let mut c = Command::new(harness::ours("boot"));
+        c.arg("--root").arg(&self.root).args(args).env(TAG_VAR, &self.tag);
+        for (k, v) in env {
+            c.env(k, v);
+        }
+        c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        let mut out = child.stdout.take().unwrap();
+        let mut err = child.stderr.take().unwrap();
+        let t_out = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = out.read_to_string(&mut s);
+            s
+        });
+        let t_err = std::thread::spawn(move || {
+            let mut s = String::new();
+            let _ = err.read_to_string(&mut s);
+            s
+        });
+        let status = wait_for(Duration::from_secs(180), || child.try_wait().ok().flatten());
+        let Some(status) = status else {
+            let _ = child.kill();
+            panic!("boot {args:?} did not finish within 180 s");
+        };
+        let o = Outcome { code: status.code(), stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap() };
+        eprintln!("boot {args:?} -> {:?}\n{}{}", o.code, o.stdout, o.stderr);
+        o
+    }
+
+    /// Runs boot with `args`.
+    pub fn boot(&self, args: &[&str]) -> Outcome {
+        self.boot_env(args, &[])
+    }
+
+    /// Runs boot and asserts exit 0.
+    pub fn ok(&self, args: &[&str]) -> Outcome {
+        let o = self.boot(args);
+        assert_eq!(o.code, Some(0), "boot {args:?} failed: {}", o.stderr);
+        o
+    }
+
+    /// The running pid of service `name` (main).
+    pub fn pid(&self, name: &str) -> u32 {
+        harness::wait_running_pid(&self.svc(name), Duration::from_secs(20))
+    }
+
+    /// Every file under `var/lib/boot/sv` with (inode, mtime ns, size).
+    pub fn files(&self) -> BTreeMap<PathBuf, (u64, i64, u64)> {
+        let mut out = BTreeMap::new();
+        let mut stack = vec![self.root.join("var/lib/boot/sv")];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+                let m = fs::symlink_metadata(e.path()).unwrap();
+                if m.is_dir() {
+                    stack.push(e.path());
+                }
+                out.insert(e.path(), (m.ino(), m.mtime() * 1_000_000_000 + m.mtime_nsec(), m.size()));
+            }
+        }
+        out
+    }
+
+    /// Paths below the root (for "nothing was written").
+    pub fn tree(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        let mut stack = vec![self.root.clone()];
+        while let Some(d) = stack.pop() {
+            for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+                if e.file_type().unwrap().is_dir() {
+                    stack.push(e.path());
+                }
+                out.push(e.path());
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// Processes whose cwd or exe is below the root.
+    pub fn processes_inside(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let cwd = fs::read_link(e.path().join("cwd")).unwrap_or_default();
+            let exe = fs::read_link(e.path().join("exe")).unwrap_or_default();
+            if cwd.starts_with(&self.root) || exe.starts_with(&self.root) {
+                out.push(format!("{:?} cwd {}", e.file_name(), cwd.display()));
+            }
+        }
+        out
+    }
+
+    /// True when something accepts connections on 127.0.0.1:`port`.
+    pub fn listening(port: u16) -> bool {
+        std::net::TcpStream::connect_timeout(&([127, 0, 0, 1], port).into(), Duration::from_millis(300))
+            .is_ok()
+    }
+
+    /// Asserts the first-boot state after `down`.
+    pub fn assert_clean(&self) {
+        assert!(self.processes_inside().is_empty(), "leftover processes: {:?}", self.processes_inside());
+        for p in [self.web, self.pg, self.redis] {
+            assert!(!Self::listening(p), "port {p} still listening");
+        }
+        assert!(!self.root.join("run/boot").exists(), "run/boot left");
+        let state = self.root.join("var/lib/boot");
+        let left: Vec<String> = fs::read_dir(&state)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n != "data")
+            .collect();
+        assert!(left.is_empty(), "var/lib/boot still holds {left:?}");
+        let st = self.ok(&["status"]);
+        assert_eq!(st.stdout, "clean\n");
+    }
+
+    /// The log of service `name` (svlogd's `current`).
+    pub fn log(&self, name: &str) -> String {
+        harness::read(self.root.join("var/log/boot").join(name).join("current"))
+    }
+
+    /// GET `path` from the web service.
+    pub fn http(&self, path: &str) -> (u16, String) {
+        sample_get(self.web, path)
+    }
+}
+
+impl Drop for BootBox {
+    fn drop(&mut self) {
+        kill_tag(&self.tag);
+        self.runsvdir.take();
+    }
+}
+
+/// A tiny HTTP GET (the sample web speaks `Connection: close`).
+pub fn sample_get(port: u16, path: &str) -> (u16, String) {
+    use std::io::Write;
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+    let mut raw = String::new();
+    s.read_to_string(&mut raw).unwrap();
+    let (head, body) = raw.split_once("\r\n\r\n").unwrap_or((&raw, ""));
+    (head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0), body.to_string())
+}
+
+/// `NAME=value` pairs of `/proc/<pid>/environ`, as bytes.
+pub fn environ(pid: u32) -> BTreeMap<String, Vec<u8>> {
+    let raw = fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    raw.split(|b| *b == 0)
+        .filter_map(|kv| {
+            let i = kv.iter().position(|b| *b == b'=')?;
+            Some((String::from_utf8_lossy(&kv[..i]).into_owned(), kv[i + 1..].to_vec()))
+        })
+        .collect()
+}
+
+/// The argv of `pid`.
+pub fn cmdline(pid: u32) -> Vec<String> {
+    let raw = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    raw.split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+/// The `t=` of the first `event=<what>` line in a log.
+pub fn event_time(log: &str, what: &str) -> Option<u128> {
+    let needle = format!("event={what} t=");
+    log.lines()
+        .find_map(|l| l.split_once(&needle).and_then(|(_, r)| r.split_whitespace().next()?.parse().ok()))
+}
