@@ -373,4 +373,8 @@ fn as_nobody_and_chroot() {
     sides.same(s.path(), &["{chpst}", "-e", "d", "-/", "tree", "-U", "treeuser:treegrp", "/bin/env", "-0"]);
     sides.same(s.path(), &["{chpst}", "-/", "tree", "-U", "nobody", "/bin/env"]);
     sides.same(s.path(), &["{chpst}", "-/", "tree", "-l", "lk", "/bin/sh", "-c", "pwd"]);
+    // A root without account databases: lookups fail with an error.
+    std::fs::create_dir(s.join("empty")).unwrap();
+    sides.same(s.path(), &["{chpst}", "-/", "empty", "-U", "nobody", "/x"]);
+    sides.same(s.path(), &["{chpst}", "-/", "empty", "-u", "nobody:nogroup", "/x"]);
 }

@@ -185,9 +185,13 @@ pub fn switch(ids: &Ids) -> Result<(), Fatal> {
 #[derive(Debug, Default)]
 pub struct System;
 
-/// Errors the reentrant lookups use for "not found" (getpwnam_r(3)).
+/// "Not found" from a reentrant lookup: a null result with return code 0.
+/// Any other code is an error, as runit treats `getpwnam` failing with
+/// errno set: with glibc a missing `/etc/passwd` (say, in a new root)
+/// gives ENOENT, reported as `unable to get password/group file entry:
+/// file does not exist`, not as an unknown user.
 fn not_found(code: i32) -> bool {
-    matches!(code, 0 | libc::ENOENT | libc::ESRCH)
+    code == 0
 }
 
 /// Calls a `get*_r` lookup with a buffer that grows on ERANGE.
