@@ -110,17 +110,23 @@ impl Tree {
     /// Starts runsvdir with `args` (the scan directory is added where
     /// `{}` appears, else appended) and extra environment.
     pub fn start(&mut self, args: &[&str], env: &[(&str, &str)]) -> bool {
-        let Some(bin) = self.imp.runsvdir() else {
-            eprintln!("skipped: Debian's runit (runsvdir) is not installed");
-            return false;
-        };
         let scan = self.scan.to_string_lossy().into_owned();
         let mut argv: Vec<String> =
             args.iter().map(|a| if *a == "{}" { scan.clone() } else { a.to_string() }).collect();
         if !args.contains(&"{}") {
             argv.push(scan);
         }
-        let mut c = cmd(bin, &argv);
+        self.start_raw(&argv, env)
+    }
+
+    /// Starts runsvdir with exactly `argv` (after argv[0]), in the scratch
+    /// directory (so `scan` names the scan directory relatively).
+    pub fn start_raw(&mut self, argv: &[String], env: &[(&str, &str)]) -> bool {
+        let Some(bin) = self.imp.runsvdir() else {
+            eprintln!("skipped: Debian's runit (runsvdir) is not installed");
+            return false;
+        };
+        let mut c = cmd(bin, argv);
         c.env("PATH", self.imp.path()).current_dir(self.scratch.path());
         for (k, v) in env {
             c.env(k, v);
