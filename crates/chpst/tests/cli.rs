@@ -11,7 +11,9 @@ const CHPST: &str = env!("CARGO_BIN_EXE_chpst");
 const CHPST_USAGE: &str = " [-vVP012] [-u user[:group]] [-U user[:group]] [-b argv0] [-e dir] [-/ root] \
 [-C pwd] [-n nice] [-l|-L lock] [-m n] [-d n] [-o n] [-p n] [-f n] [-c n] [-t n] prog\n\n";
 
-/// A directory of links to the binary, removed on drop.
+/// A directory laid out as an installation makes it: `chpst` and, next to
+/// it, each name as a relative link `name -> chpst` (plus a few names
+/// that are not chpst's); removed on drop.
 struct Links {
     dir: PathBuf,
 }
@@ -21,8 +23,9 @@ impl Links {
         let dir = std::env::temp_dir().join(format!("chpst-cli-{tag}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("mkdir");
+        std::os::unix::fs::symlink(CHPST, dir.join("chpst")).expect("symlink");
         for name in chpst::NAMES.iter().chain(&["dsetlock", "dsoftlimit", "dchpst", "xyz", "d"]) {
-            std::os::unix::fs::symlink(CHPST, dir.join(name)).expect("symlink");
+            std::os::unix::fs::symlink("chpst", dir.join(name)).expect("symlink");
         }
         Links { dir }
     }
