@@ -354,6 +354,11 @@ impl Manifest {
         {
             return Err(bad(format!("data.creates {c:?} must be a relative path inside the data dir")));
         }
+        if self.data.as_ref().is_some_and(|d| d.init.is_some() && d.creates.is_none()) {
+            return Err(bad(
+                "data.init needs data.creates (the file that marks the data as initialised)".into()
+            ));
+        }
         if self.log.keep == 0 || self.log.size_bytes < 4096 {
             return Err(bad("log.keep must be >= 1 and log.size_bytes >= 4096".into()));
         }

@@ -38,6 +38,9 @@ pub mod svctl;
 pub mod tags;
 pub mod users;
 
+#[cfg(test)]
+mod tests;
+
 use cli::{Args, Command};
 use context::{Allow, Boot};
 use error::{BootError, Context, Exit, Result};

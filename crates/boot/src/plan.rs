@@ -419,6 +419,21 @@ fn plan_service(
     }
     let env = flatten_env(&ph, m, tags, instance_id, &workdir)?;
     let (run_as, log_as) = if inp.privileged { users(name, m)? } else { (None, None) };
+    let svlogd = inp.bin_dir.join("svlogd").display().to_string();
+    let progs = [argv.first(), check.as_ref().and_then(|c| c.first()), init.as_ref().and_then(|i| i.first())];
+    let checks = progs
+        .into_iter()
+        .flatten()
+        .filter_map(|p| run_as.as_ref().map(|u| (u, p)))
+        .chain(log_as.as_ref().map(|u| (u, &svlogd)));
+    for (u, prog) in checks {
+        if !crate::users::can_execute(Path::new(prog), u.uid, u.gid) {
+            return Err(BootError::invalid(format!(
+                "catalogue: {name}: user {} cannot execute {prog} (install the binaries where the service user can reach them)",
+                u.user
+            )));
+        }
+    }
     Ok(PlannedService {
         name: name.into(),
         component: component.into(),

@@ -29,8 +29,47 @@ pub fn group(name: &str) -> Option<u32> {
     Some(unsafe { (*gr).gr_gid })
 }
 
+/// True when `uid`/`gid` may execute `path`: search permission on every
+/// directory of its canonical path and execute permission on the file.
+/// Supplementary groups are not considered: `chpst -u` drops them.
+pub fn can_execute(path: &std::path::Path, uid: u32, gid: u32) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    if uid == 0 {
+        return true;
+    }
+    let Ok(real) = std::fs::canonicalize(path) else { return false };
+    let allowed = |m: &std::fs::Metadata| {
+        let shift = if m.uid() == uid {
+            6
+        } else if m.gid() == gid {
+            3
+        } else {
+            0
+        };
+        (m.mode() >> shift) & 0o1 != 0
+    };
+    real.ancestors().all(|p| std::fs::metadata(p).is_ok_and(|m| allowed(&m)))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn execute_permission() {
+        use std::os::unix::fs::PermissionsExt;
+        let d = std::env::temp_dir().join(crate::fsx::unique_name("boot-users-"));
+        std::fs::create_dir_all(d.join("private")).expect("mkdir");
+        std::fs::write(d.join("private/prog"), b"#!/bin/sh\n").expect("write");
+        std::fs::set_permissions(d.join("private/prog"), std::fs::Permissions::from_mode(0o755))
+            .expect("chmod");
+        std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let nobody = 65534;
+        assert!(super::can_execute(&d.join("private/prog"), nobody, nobody));
+        std::fs::set_permissions(d.join("private"), std::fs::Permissions::from_mode(0o700)).expect("chmod");
+        assert!(!super::can_execute(&d.join("private/prog"), nobody, nobody));
+        assert!(!super::can_execute(&d.join("missing"), nobody, nobody));
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
     #[test]
     fn root_exists() {
         assert_eq!(super::user("root").map(|u| u.0), Some(0));

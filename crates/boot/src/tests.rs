@@ -1,0 +1,253 @@
+//! Tests of the pure pipeline (resolve -> render -> diff) against a small
+//! catalogue built in a temp dir.
+#![allow(clippy::unwrap_used)]
+
+use crate::apply::Diff;
+use crate::catalogue::Catalogue;
+use crate::config::Config;
+use crate::error::BootError;
+use crate::plan::{self, Inputs, Mode, Plan};
+use crate::render::{self, Settings};
+use crate::state::{ServiceState, State};
+use crate::tags::{Snapshot, TagSet};
+use std::path::{Path, PathBuf};
+
+struct Fixture {
+    dir: PathBuf,
+    cat: Catalogue,
+    config: Config,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let p = dir.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+fn fixture() -> Fixture {
+    let dir = std::env::temp_dir().join(crate::fsx::unique_name("boot-pipeline-"));
+    let app = |name: &str, extra: &str| {
+        format!(
+            "schema = 1\nname = \"{name}\"\nkind = \"app\"\nmodes = [\"review\", \"production\"]\n{extra}"
+        )
+    };
+    write(
+        &dir,
+        "cat/web/service.toml",
+        &app(
+            "web",
+            "port = 8080\n[process]\ncommand = [\"/bin/echo\", \"it's {port}\", \"{port:db}\"]\n\
+             [env]\nfrom_tags = { Team = \"APP_TEAM\" }\n[env.mode.review]\nDB_PORT = \"{port:db}\"\n\
+             [dependencies]\nreview = [\"db\"]\n[check]\ncommand = [\"true\"]\n",
+        ),
+    );
+    write(
+        &dir,
+        "cat/worker/service.toml",
+        &app(
+            "worker",
+            "[process]\ncommand = [\"/bin/echo\", \"default\"]\n[components.critical]\ncommand = [\"/bin/echo\", \"critical\"]\n",
+        ),
+    );
+    write(
+        &dir,
+        "cat/db/service.toml",
+        "schema = 1\nname = \"db\"\nkind = \"dependency\"\nmodes = [\"review\"]\nport = 5433\n[process]\ncommand = [\"/bin/cat\"]\n[stop]\nsignal = \"INT\"\ngroup = false\n",
+    );
+    write(&dir, "cat/env/common/A", "common\n");
+    write(&dir, "cat/env/common/GONE", "x\n");
+    write(&dir, "cat/env/review/A", "review\n");
+    write(&dir, "cat/env/production/GONE", "");
+    write(&dir, "cat/env/production/worker/critical/B", "crit\n");
+    let cat = Catalogue::load(&dir.join("cat")).unwrap();
+    let config = Config { asg_service: Some("prod-{service}-asg".into()), ..Config::default() };
+    Fixture { dir, cat, config }
+}
+
+fn tags(pairs: &[(&str, &str)]) -> TagSet {
+    let mut t = TagSet::default();
+    t.merge(
+        Snapshot {
+            tags: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+            instance_id: None,
+        },
+        "test",
+    );
+    t
+}
+
+fn resolve(f: &Fixture, pairs: &[(&str, &str)], prev: Option<&State>) -> Result<Plan, BootError> {
+    let env_dir = f.cat.dir.join("env");
+    let inp = Inputs {
+        config: &f.config,
+        catalogue: &f.cat,
+        env_dir: &env_dir,
+        bin_dir: Path::new("/opt/bin"),
+        data_root: Path::new("/r/data"),
+        log_root: Path::new("/r/log"),
+        previous: prev,
+        allow_mode_change: false,
+        allow_service_change: false,
+        privileged: false,
+    };
+    plan::resolve(tags(pairs), &inp)
+}
+
+fn settings(sup: &str) -> Settings {
+    Settings {
+        chpst: "/opt/bin/chpst".into(),
+        svlogd: "/opt/bin/svlogd".into(),
+        sv: "/opt/bin/sv".into(),
+        current: "/r/current".into(),
+        supervise_root: sup.into(),
+    }
+}
+
+fn env_of(p: &Plan, svc: &str, var: &str) -> Option<Vec<u8>> {
+    p.services.iter().find(|s| s.name == svc)?.env.get(var).map(|e| e.bytes.clone())
+}
+
+#[test]
+fn review_runs_apps_and_dependencies_in_order() {
+    let f = fixture();
+    let p = resolve(&f, &[("Mode", "review"), ("Team", "q'a")], None).unwrap();
+    let names: Vec<&str> = p.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["db", "web", "worker"]);
+    let web = &p.services[1];
+    assert_eq!(web.argv, ["/bin/echo", "it's 8080", "5433"]);
+    assert!(web.check.as_ref().unwrap()[0].ends_with("/true"), "bare names resolve in PATH at render time");
+    assert_eq!(env_of(&p, "web", "A"), Some(b"review\n".to_vec()));
+    assert_eq!(env_of(&p, "web", "DB_PORT"), Some(b"5433\n".to_vec()));
+    assert_eq!(env_of(&p, "web", "APP_TEAM"), Some(b"q'a\n".to_vec()));
+    assert_eq!(env_of(&p, "web", "BOOT_MODE"), Some(b"review\n".to_vec()));
+    assert_eq!(web.deps, ["db"]);
+}
+
+#[test]
+fn production_runs_one_component_with_its_layers() {
+    let f = fixture();
+    let p = resolve(&f, &[("Mode", "production"), ("Service", "worker"), ("Component", "critical")], None)
+        .unwrap();
+    assert_eq!(p.mode, Mode::Production);
+    assert_eq!(p.services.len(), 1);
+    let w = &p.services[0];
+    assert_eq!(w.argv, ["/bin/echo", "critical"]);
+    assert_eq!(env_of(&p, "worker", "A"), Some(b"common\n".to_vec()));
+    assert_eq!(env_of(&p, "worker", "B"), Some(b"crit\n".to_vec()));
+    assert_eq!(env_of(&p, "worker", "GONE"), Some(Vec::new()), "a 0-byte layer file unsets");
+    // The autoscaling group names the service when the tag is missing.
+    let p =
+        resolve(&f, &[("Mode", "production"), ("aws:autoscaling:groupName", "prod-web-asg")], None).unwrap();
+    assert_eq!(p.service.as_deref(), Some("web"));
+}
+
+#[test]
+fn fails_closed() {
+    let f = fixture();
+    let bad: [&[(&str, &str)]; 9] = [
+        &[],
+        &[("Mode", "Review")],
+        &[("Mode", "production")],
+        &[("Mode", "production"), ("Service", "db")],
+        &[("Mode", "production"), ("Service", "../../etc")],
+        &[("Mode", "production"), ("Service", "worker"), ("Component", "$(id)")],
+        &[("Mode", "production"), ("Service", "worker"), ("Environment", "nowhere")],
+        &[("Mode", "production"), ("aws:autoscaling:groupName", "other-web")],
+        &[("Mode", "review"), ("Team", "a\nb")],
+    ];
+    for t in bad {
+        assert!(matches!(resolve(&f, t, None), Err(BootError::Invalid(_))), "{t:?}");
+    }
+}
+
+fn state_of(p: &Plan) -> State {
+    State {
+        schema: 1,
+        instance_id: None,
+        generation: 1,
+        previous_generation: None,
+        mode: p.mode.as_str().into(),
+        env: p.env_name.clone(),
+        service: p.service.clone(),
+        component: p.component.clone(),
+        tags: Default::default(),
+        services: p
+            .services
+            .iter()
+            .map(|s| {
+                let ss = ServiceState {
+                    hash: render::render(s, &settings("/s"), 30).hash,
+                    component: s.component.clone(),
+                    deps: s.deps.clone(),
+                    stop_timeout_s: 10,
+                    group_stop: true,
+                    check_timeout_s: None,
+                    port: s.port,
+                };
+                (s.name.clone(), ss)
+            })
+            .collect(),
+        order: p.services.iter().map(|s| s.name.clone()).collect(),
+        runsvdir: None,
+    }
+}
+
+#[test]
+fn mode_and_service_changes_are_refused() {
+    let f = fixture();
+    let prod = resolve(&f, &[("Mode", "production"), ("Service", "worker")], None).unwrap();
+    let st = state_of(&prod);
+    assert!(matches!(resolve(&f, &[("Mode", "review")], Some(&st)), Err(BootError::Refused(_))));
+    let r = resolve(&f, &[("Mode", "production"), ("Service", "web")], Some(&st));
+    assert!(matches!(r, Err(BootError::Refused(_))));
+    let r =
+        resolve(&f, &[("Mode", "production"), ("Service", "worker"), ("Component", "critical")], Some(&st));
+    assert!(matches!(r, Err(BootError::Refused(_))));
+    assert!(resolve(&f, &[("Mode", "production"), ("Service", "worker")], Some(&st)).is_ok());
+}
+
+#[test]
+fn render_quotes_and_hashes_content_only() {
+    let f = fixture();
+    let p = resolve(&f, &[("Mode", "review"), ("Team", "$(id)")], None).unwrap();
+    let web = &p.services[1];
+    let a = render::render(web, &settings("/run/a"), 60);
+    let b = render::render(web, &settings("/run/b"), 60);
+    assert_eq!(a.hash, b.hash, "supervise links are not hashed");
+    assert_eq!(a.hash.len(), 12);
+    let run = String::from_utf8(a.file("run").unwrap().to_vec()).unwrap();
+    assert!(run.contains("'/opt/bin/sv' '-w' '60' 'check' '/r/current/db' || exit 111\n"), "{run}");
+    assert!(
+        run.contains("exec '/opt/bin/chpst' '-P' '-e' 'env' '/bin/echo' 'it'\\''s 8080' '5433'\n"),
+        "{run}"
+    );
+    assert!(!run.contains("$(id)"), "tag values never reach scripts");
+    assert_eq!(a.file("env/APP_TEAM"), Some(&b"$(id)\n"[..]));
+    let db = render::render(&p.services[0], &settings("/s"), 30);
+    let t = String::from_utf8(db.file("control/t").unwrap().to_vec()).unwrap();
+    assert!(t.contains("kill -s INT -- \"$pid\""), "{t}");
+    let p2 = resolve(&f, &[("Mode", "review"), ("Team", "other")], None).unwrap();
+    assert_ne!(render::render(&p2.services[1], &settings("/run/a"), 60).hash, a.hash);
+    assert_eq!(render::render(&p2.services[0], &settings("/s"), 30).hash, db.hash, "db does not see Team");
+}
+
+#[test]
+fn diff_against_state() {
+    let f = fixture();
+    let p = resolve(&f, &[("Mode", "review"), ("Team", "a")], None).unwrap();
+    let st = state_of(&p);
+    let rendered: Vec<_> = p.services.iter().map(|s| render::render(s, &settings("/s"), 30)).collect();
+    assert!(Diff::compute(Some(&st), &rendered).is_empty());
+    let p2 = resolve(&f, &[("Mode", "review"), ("Team", "b")], None).unwrap();
+    let r2: Vec<_> = p2.services.iter().skip(1).map(|s| render::render(s, &settings("/s"), 30)).collect();
+    let d = Diff::compute(Some(&st), &r2);
+    assert_eq!((d.changed.clone(), d.removed.clone()), (vec!["web".to_string()], vec!["db".to_string()]));
+    assert_eq!(d.unchanged, ["worker"], "worker does not whitelist Team");
+    assert_eq!(Diff::compute(None, &r2).added.len(), 2);
+}
