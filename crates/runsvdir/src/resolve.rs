@@ -12,7 +12,8 @@
 //! by hand so that every step is seen; [`Lookup`] abstracts the two system
 //! calls so the walk is unit-tested without a file system.
 
-use std::collections::VecDeque;
+use std::cell::RefCell;
+use std::collections::{HashMap, VecDeque};
 use std::ffi::{OsStr, OsString};
 use std::io;
 use std::os::unix::ffi::OsStrExt;
@@ -58,6 +59,45 @@ impl Lookup for RealFs {
 
     fn readlink(&self, path: &Path) -> io::Result<PathBuf> {
         std::fs::read_link(path)
+    }
+}
+
+/// [`RealFs`] with its answers remembered, for one scan: the entries of a
+/// scan directory mostly resolve through the same directories, and a
+/// change during the scan is an inotify event anyway (watch, then look).
+#[derive(Debug, Default)]
+pub struct CachedFs {
+    nodes: RefCell<HashMap<PathBuf, Result<Node, i32>>>,
+    links: RefCell<HashMap<PathBuf, Result<PathBuf, i32>>>,
+}
+
+impl CachedFs {
+    /// Forgets everything (at the start of a scan).
+    pub fn clear(&mut self) {
+        self.nodes.get_mut().clear();
+        self.links.get_mut().clear();
+    }
+}
+
+fn errno(e: &io::Error) -> i32 {
+    e.raw_os_error().unwrap_or(libc::EIO)
+}
+
+impl Lookup for CachedFs {
+    fn lstat(&self, path: &Path) -> io::Result<Node> {
+        let r = *self
+            .nodes
+            .borrow_mut()
+            .entry(path.to_path_buf())
+            .or_insert_with(|| RealFs.lstat(path).map_err(|e| errno(&e)));
+        r.map_err(io::Error::from_raw_os_error)
+    }
+
+    fn readlink(&self, path: &Path) -> io::Result<PathBuf> {
+        let mut links = self.links.borrow_mut();
+        let r =
+            links.entry(path.to_path_buf()).or_insert_with(|| RealFs.readlink(path).map_err(|e| errno(&e)));
+        r.clone().map_err(io::Error::from_raw_os_error)
     }
 }
 
@@ -149,7 +189,7 @@ pub fn resolve(fs: &impl Lookup, base: &Place, path: &Path) -> Chain {
         points.push(LinkPoint { dir: cur.path.clone(), name: name.clone() });
         let full = cur.path.join(&name);
         match fs.lstat(&full) {
-            Err(e) => return Chain { points, target: Err(e.raw_os_error().unwrap_or(libc::EIO)) },
+            Err(e) => return Chain { points, target: Err(errno(&e)) },
             Ok(Node::Symlink) => {
                 links += 1;
                 if links > MAX_SYMLINKS {
@@ -157,7 +197,7 @@ pub fn resolve(fs: &impl Lookup, base: &Place, path: &Path) -> Chain {
                 }
                 let target = match fs.readlink(&full) {
                     Ok(t) => t,
-                    Err(e) => return Chain { points, target: Err(e.raw_os_error().unwrap_or(libc::EIO)) },
+                    Err(e) => return Chain { points, target: Err(errno(&e)) },
                 };
                 if target.is_absolute() {
                     cur = Cursor::root();
@@ -324,6 +364,24 @@ mod tests {
         let fs = Fake::default().dir("/a").dir("/a/b");
         let c = resolve(&fs, &Place::at(Path::new("/proc/self/fd/3")), Path::new("../x"));
         assert_eq!(c.points, vec![pt("/proc/self/fd/3/..", "x")]);
+    }
+
+    #[test]
+    fn cached_lookups_agree_with_the_file_system() {
+        let tmp = std::env::temp_dir().join(format!("runsvdir-cached-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(tmp.join("sv/web")).expect("mkdir");
+        std::os::unix::fs::symlink("sv/web", tmp.join("link")).expect("symlink");
+        let mut fs = CachedFs::default();
+        let base = Place::resolved(&tmp);
+        let a = resolve(&fs, &base, Path::new("link"));
+        assert_eq!(a, resolve(&RealFs, &base, Path::new("link")));
+        assert_eq!(a, resolve(&fs, &base, Path::new("link")), "same answer from the cache");
+        std::fs::remove_file(tmp.join("link")).expect("rm");
+        assert_eq!(a, resolve(&fs, &base, Path::new("link")), "stale until cleared");
+        fs.clear();
+        assert_eq!(resolve(&fs, &base, Path::new("link")).target.map(|p| p.path), Err(libc::ENOENT));
+        std::fs::remove_dir_all(&tmp).expect("cleanup");
     }
 
     #[test]

@@ -17,7 +17,7 @@
 //! runit's periodic check ("degraded").
 
 use crate::inotify::{Event, Inotify, NAME_EVENTS, Wd};
-use crate::resolve::{self, Place, RealFs};
+use crate::resolve::{self, CachedFs, Place};
 use std::collections::{HashMap, HashSet};
 use std::ffi::{OsStr, OsString};
 use std::io;
@@ -50,6 +50,7 @@ pub struct Watcher {
     cycle_paths: HashMap<PathBuf, Option<Wd>>,
     failures: Vec<(PathBuf, io::Error)>,
     reported: HashSet<PathBuf>,
+    lookups: CachedFs,
 }
 
 impl Watcher {
@@ -62,6 +63,7 @@ impl Watcher {
             cycle_paths: HashMap::new(),
             failures: Vec::new(),
             reported: HashSet::new(),
+            lookups: CachedFs::default(),
         })
     }
 
@@ -75,12 +77,13 @@ impl Watcher {
         self.next.clear();
         self.cycle_paths.clear();
         self.failures.clear();
+        self.lookups.clear();
     }
 
     /// Watches everything `path` (relative to `base`) resolves through;
     /// returns where it leads.
     pub fn chain(&mut self, base: &Place, path: &Path) -> Result<Place, i32> {
-        let chain = resolve::resolve(&RealFs, base, path);
+        let chain = resolve::resolve(&self.lookups, base, path);
         for p in &chain.points {
             self.want(&p.dir, Some(&p.name));
         }
