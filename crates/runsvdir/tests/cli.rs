@@ -124,7 +124,7 @@ fn short_log_is_disabled_with_warnings() {
 fn graceful_variable_must_be_a_number() {
     let d = tmp("graceful");
     fs::create_dir(d.join("sv")).unwrap();
-    let mut child = Command::new(RUNSVDIR)
+    let child = Command::new(RUNSVDIR)
         .arg("sv")
         .current_dir(&d)
         .env("RUNSVDIR_GRACEFUL", "soon")
