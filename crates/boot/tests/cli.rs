@@ -1,0 +1,113 @@
+//! The command-line surface of `boot`: usage text, exit codes, bad
+//! arguments, and the read-only commands on a clean root.
+#![allow(clippy::unwrap_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn boot(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_boot")).args(args).env_remove("BOOT_ROOT").output().unwrap()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("boot-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn write(p: &Path, s: &str) {
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, s).unwrap();
+}
+
+#[test]
+fn usage_errors_exit_100_with_runit_style_usage() {
+    for args in [
+        &[][..],
+        &["frobnicate"],
+        &["up", "--purge"],
+        &["render"],
+        &["up", "--root"],
+        &["up", "--nope"],
+        &["up", "x"],
+    ] {
+        let o = boot(args);
+        assert_eq!(o.status.code(), Some(100), "{args:?}");
+        let err = text(&o.stderr);
+        assert!(err.starts_with("boot: "), "{err}");
+        assert!(err.contains("\nusage: boot [--root dir]"), "{err}");
+        assert!(err.ends_with("\n\n"), "usage is followed by an empty line: {err:?}");
+        assert!(o.stdout.is_empty());
+    }
+}
+
+#[test]
+fn clean_root_status_and_down() {
+    let d = scratch("clean");
+    let root = d.join("root");
+    let o = boot(&["--root", root.to_str().unwrap(), "status"]);
+    assert_eq!((o.status.code(), text(&o.stdout)), (Some(0), "clean\n".to_string()));
+    let o = boot(&["--root", root.to_str().unwrap(), "status", "--json"]);
+    assert_eq!(text(&o.stdout), "{\"state\":\"clean\"}\n");
+    let o = boot(&["--root", root.to_str().unwrap(), "down"]);
+    assert_eq!((o.status.code(), text(&o.stdout)), (Some(0), "clean\n".to_string()));
+    assert!(!root.exists(), "down on a clean box creates nothing");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn invalid_inputs_exit_2_and_system_errors_111() {
+    let d = scratch("invalid");
+    let root = d.join("root");
+    let r = root.to_str().unwrap();
+    let o = boot(&["--root", r, "--source", "gopher", "tags"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).starts_with("boot: fatal: unknown tag source"), "{}", text(&o.stderr));
+    write(&root.join("etc/boot/boot.toml"), "no_such_setting = 1\n");
+    let o = boot(&["--root", r, "status"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o.stderr).contains("invalid boot.toml"), "{}", text(&o.stderr));
+    std::fs::remove_file(root.join("etc/boot/boot.toml")).unwrap();
+    let o = boot(&["--root", r, "--catalogue", d.join("missing").to_str().unwrap(), "plan"]);
+    assert_eq!(o.status.code(), Some(111), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("unable to read catalogue"), "{}", text(&o.stderr));
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn tags_plan_and_render_write_nothing_under_the_root() {
+    let d = scratch("render");
+    let root = d.join("root");
+    let cat = d.join("cat");
+    write(
+        &cat.join("hello/service.toml"),
+        "schema = 1\nname = \"hello\"\nkind = \"app\"\nmodes = [\"review\"]\n[process]\ncommand = [\"/bin/echo\", \"hi\"]\n",
+    );
+    write(&cat.join("env/common/GREETING"), "hi\n");
+    write(&cat.join("tags.toml"), "[tags]\nMode = \"review\"\n");
+    let base = ["--root", root.to_str().unwrap(), "--catalogue", cat.to_str().unwrap()];
+    let run = |extra: &[&str]| {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        boot(&args)
+    };
+    let o = run(&["tags"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(text(&o.stdout).starts_with("\"Mode\"\t\"review\"\tstatic:"), "{}", text(&o.stdout));
+    let o = run(&["plan"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("added: hello\n"), "{}", text(&o.stdout));
+    let out = d.join("out");
+    let o = run(&["render", "--out", out.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    let dir = PathBuf::from(text(&o.stdout).trim());
+    assert!(dir.file_name().unwrap().to_string_lossy().starts_with("hello@"));
+    assert_eq!(std::fs::read(dir.join("env/GREETING")).unwrap(), b"hi\n");
+    assert!(std::fs::read_to_string(dir.join("run")).unwrap().contains("'/bin/echo' 'hi'"));
+    assert!(!root.exists(), "tags, plan and render write nothing under the root");
+    std::fs::remove_dir_all(&d).unwrap();
+}
