@@ -82,12 +82,12 @@ pub fn parse(args: &[OsString]) -> Result<Args, String> {
             }
         };
         match name {
-            "--root" | "-r" => a.root = Some(value(name)?.into()),
+            "--root" => a.root = Some(value(name)?.into()),
             "--config" => a.config = Some(value(name)?.into()),
-            "--catalogue" | "--catalog" | "-c" => a.catalogue = Some(value(name)?.into()),
-            "--source" | "-s" => a.sources.push(value(name)?),
+            "--catalogue" => a.catalogue = Some(value(name)?.into()),
+            "--source" => a.sources.push(value(name)?),
             "--bin-dir" => a.bin_dir = Some(value(name)?.into()),
-            "--out" | "-o" => out = Some(value(name)?.into()),
+            "--out" => out = Some(value(name)?.into()),
             "--allow-mode-change" | "--allow-service-change" | "--spawn-runsvdir" | "--purge" | "--json" => {
                 flags.push(name.to_string())
             }
