@@ -103,6 +103,25 @@ fn down_exists() -> io::Result<bool> {
     }
 }
 
+fn fchdir(dir: &File) -> io::Result<()> {
+    // SAFETY: fchdir on a descriptor owned by `dir`.
+    if unsafe { libc::fchdir(dir.as_raw_fd()) } == -1 { Err(io::Error::last_os_error()) } else { Ok(()) }
+}
+
+/// Opens `SVDIR` once, as a path-only handle for `fchdir`: the same
+/// permission checks and errors as runit's `chdir(SVDIR)` per service
+/// (O_PATH needs no read permission; `fchdir` checks search permission),
+/// without resolving the path again for every service. Relative to the
+/// starting directory, where sv always is when it enters a service.
+fn open_svdir(svdir: &[u8]) -> Result<File, i32> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open(Path::new(std::ffi::OsStr::from_bytes(svdir)))
+        .map_err(|e| e.raw_os_error().unwrap_or(libc::EINVAL))
+}
+
 fn chdir(dir: &[u8]) -> io::Result<()> {
     std::env::set_current_dir(Path::new(std::ffi::OsStr::from_bytes(dir)))
 }
@@ -112,6 +131,8 @@ struct Sv<'a> {
     inv: &'a Invocation,
     out: Out,
     home: File,
+    /// `SVDIR`, opened once (or why it could not be).
+    svdir: Result<File, i32>,
     home_path: Vec<u8>,
     failures: u32,
     started: Instant,
@@ -135,6 +156,7 @@ pub fn run(inv: &Invocation) -> Exit {
         inv,
         out: Out::new(),
         home,
+        svdir: open_svdir(inv.svdir.as_bytes()),
         home_path: home_path.unwrap_or_else(|| b".".to_vec()),
         failures: 0,
         started: Instant::now(),
@@ -197,7 +219,10 @@ impl Sv<'_> {
     /// Changes into the service directory by the rule of `pass`.
     fn enter(&self, name: &[u8], pass: Pass) -> io::Result<()> {
         if resolve::under_svdir(name, pass) {
-            chdir(self.inv.svdir.as_bytes())?;
+            match &self.svdir {
+                Ok(dir) => fchdir(dir)?,
+                Err(errno) => return Err(io::Error::from_raw_os_error(*errno)),
+            }
         }
         chdir(name)
     }
