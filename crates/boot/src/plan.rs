@@ -186,17 +186,8 @@ pub fn resolve(tags: TagSet, inp: &Inputs<'_>) -> Result<Plan> {
             "default".into()
         };
         let deps = if mode == Mode::Review { m.dependencies.review.clone() } else { Vec::new() };
-        services.push(plan_service(
-            name,
-            &comp,
-            deps,
-            m,
-            mode,
-            &env_name,
-            &tags,
-            instance_id.as_deref(),
-            inp,
-        )?);
+        let sel = Selected { mode, env_name: &env_name, tags: &tags, instance_id: instance_id.as_deref() };
+        services.push(plan_service(name, &comp, deps, m, &sel, inp)?);
     }
     Ok(Plan { mode, env_name, service, component, instance_id, tags, services })
 }
@@ -389,18 +380,23 @@ fn resolve_program(prog: &str, path: &str, service: &str) -> Result<String> {
     )))
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the resolver decided for the whole box.
+struct Selected<'a> {
+    mode: Mode,
+    env_name: &'a str,
+    tags: &'a TagSet,
+    instance_id: Option<&'a str>,
+}
+
 fn plan_service(
     name: &str,
     component: &str,
     deps: Vec<String>,
     m: &Manifest,
-    mode: Mode,
-    env_name: &str,
-    tags: &TagSet,
-    instance_id: Option<&str>,
+    sel: &Selected<'_>,
     inp: &Inputs<'_>,
 ) -> Result<PlannedService> {
+    let (mode, env_name) = (sel.mode, sel.env_name);
     let data_dir = m.data.as_ref().map(|_| inp.data_root.join(name));
     let ph = Placeholders {
         inp,
@@ -417,7 +413,7 @@ fn plan_service(
     if !workdir.starts_with('/') {
         return Err(BootError::invalid(format!("catalogue: {name}: workdir must be absolute")));
     }
-    let env = flatten_env(&ph, m, tags, instance_id, &workdir)?;
+    let env = flatten_env(&ph, m, sel.tags, sel.instance_id, &workdir)?;
     let (run_as, log_as) = if inp.privileged { users(name, m)? } else { (None, None) };
     let svlogd = inp.bin_dir.join("svlogd").display().to_string();
     let progs = [argv.first(), check.as_ref().and_then(|c| c.first()), init.as_ref().and_then(|i| i.first())];

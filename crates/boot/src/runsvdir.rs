@@ -10,6 +10,7 @@
 
 use crate::error::{Context, Result};
 use crate::state::Runsvdir;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -37,7 +38,8 @@ pub fn spawn(runsvdir: &Path, scan: &Path, log: &Path, env: &[(String, String)])
     let logf = std::fs::OpenOptions::new()
         .append(true)
         .create(true)
-        .custom_flags_nofollow()
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .mode(0o644)
         .open(log)
         .ctx(|| format!("unable to open {}", log.display()))?;
     let errf = logf.try_clone().ctx(|| "unable to duplicate log descriptor".into())?;
@@ -88,17 +90,5 @@ pub fn hangup(r: &Runsvdir, timeout: Duration) {
             reaped(r.pid);
             !running(r)
         });
-    }
-}
-
-/// `O_NOFOLLOW` for the runsvdir log file.
-trait NoFollow {
-    fn custom_flags_nofollow(&mut self) -> &mut Self;
-}
-
-impl NoFollow for std::fs::OpenOptions {
-    fn custom_flags_nofollow(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC).mode(0o644)
     }
 }
