@@ -45,7 +45,16 @@ fn lines(path: &Path) -> Vec<String> {
 /// A run script that logs each caught signal to `sig.log`.
 const TRAPS: &str = "for s in HUP ALRM INT QUIT USR1 USR2 CONT; do trap \"echo $s >> sig.log\" $s; done
 trap 'echo TERM >> sig.log; exit 0' TERM
+echo $$ > ready
 while :; do sleep 0.05; done";
+
+/// Waits until `./run` runs and has installed its traps (it writes its pid
+/// to `ready`); a signal sent earlier would find default dispositions.
+fn ready(dir: &Path) -> u32 {
+    let pid = wait_running_pid(dir, T);
+    wait_file(&dir.join("ready"), "traps installed", |s| s == format!("{pid}\n"));
+    pid
+}
 
 fn exited(p: &mut Proc) -> Option<i32> {
     p.wait_timeout(T).and_then(|s| s.code())
@@ -187,6 +196,8 @@ fn b11_b16_status_record() {
     assert_eq!(&raw[16..], &[0, b'u', 0, 1]);
     control(&dir, "d");
     wait_stat(&dir, "down", T);
+    // stat is written before status (§4): wait for the record as well.
+    wait_for(T, || status_of(&dir, false).filter(|s| s.state.byte() == 0)).unwrap();
     let raw = fs::read(dir.join("supervise/status")).unwrap();
     assert_eq!(raw.len(), 20);
     assert_eq!(&raw[12..], &[0, 0, 0, 0, 0, b'd', 0, 0]);
@@ -201,11 +212,11 @@ fn b17_pause_and_continue() {
     let pid = wait_running_pid(&dir, T);
     control(&dir, "p");
     wait_stat(&dir, "run, paused", T);
-    assert_eq!(status_of(&dir, false).unwrap().encode()[16], 1);
+    wait_for(T, || status_of(&dir, false).filter(|s| s.paused)).unwrap();
     wait_until(T, "stopped", || proc_state(pid as i32) == Some('T'));
     control(&dir, "c");
     wait_stat(&dir, "run", T);
-    assert_eq!(status_of(&dir, false).unwrap().encode()[16], 0);
+    wait_for(T, || status_of(&dir, false).filter(|s| !s.paused)).unwrap();
     wait_until(T, "continued", || proc_state(pid as i32) != Some('T'));
 }
 
@@ -246,7 +257,8 @@ fn b20_b21_finish_state_and_timestamps() {
     // SAFETY: signalling the finish script we started.
     unsafe { libc::kill(fpid as i32, libc::SIGKILL) };
     wait_stat(&dir, "down", T);
-    assert!(status_of(&dir, false).unwrap().stamp > run_stamp, "down updates the timestamp");
+    let down = wait_for(T, || status_of(&dir, false).filter(|s| s.state.byte() == 0)).unwrap();
+    assert!(down.stamp > run_stamp, "down updates the timestamp");
 }
 
 #[test]
@@ -271,7 +283,7 @@ fn c24_down_sends_term_then_cont() {
     let s = Scratch::new("runsv-c24");
     let dir = service(&s, "svc", TRAPS);
     let _p = runsv(&dir);
-    wait_running_pid(&dir, T);
+    ready(&dir);
     control(&dir, "d");
     wait_stat(&dir, "down", T);
     // CONT arrives after TERM; the TERM trap exits, so CONT may be missed.
@@ -304,7 +316,7 @@ fn c27_term_with_want_up_restarts_without_cont() {
     let s = Scratch::new("runsv-c27");
     let dir = service(&s, "svc", TRAPS);
     let _p = runsv(&dir);
-    let pid = wait_running_pid(&dir, T);
+    let pid = ready(&dir);
     control(&dir, "t");
     wait_for(T, || status_of(&dir, false).filter(|s| s.pid != 0 && s.pid != pid)).unwrap();
     assert_eq!(lines(&dir.join("sig.log")), ["TERM"]);
@@ -315,7 +327,7 @@ fn c28_signal_bytes() {
     let s = Scratch::new("runsv-c28");
     let dir = service(&s, "svc", TRAPS);
     let _p = runsv(&dir);
-    wait_running_pid(&dir, T);
+    ready(&dir);
     for (b, name) in [
         ("h", "HUP"),
         ("a", "ALRM"),
@@ -328,7 +340,7 @@ fn c28_signal_bytes() {
         control(&dir, b);
         wait_file(&dir.join("sig.log"), name, |s| s.lines().last() == Some(name));
     }
-    let pid = wait_running_pid(&dir, T);
+    let pid = ready(&dir);
     control(&dir, "k");
     wait_for(T, || status_of(&dir, false).filter(|s| s.pid != 0 && s.pid != pid)).unwrap();
 }
@@ -338,7 +350,7 @@ fn c29_c30_unknown_and_several_bytes() {
     let s = Scratch::new("runsv-c29");
     let dir = service(&s, "svc", TRAPS);
     let mut p = runsv(&dir);
-    let pid = wait_running_pid(&dir, T);
+    let pid = ready(&dir);
     control(&dir, "ez\n\0\u{7f}wsUXY");
     std::thread::sleep(Duration::from_millis(300));
     assert!(p.try_wait().is_none());
@@ -354,7 +366,7 @@ fn c31_exit_without_log() {
     let s = Scratch::new("runsv-c31");
     let dir = service(&s, "svc", TRAPS);
     let mut p = runsv(&dir);
-    wait_running_pid(&dir, T);
+    ready(&dir);
     control(&dir, "x");
     assert_eq!(exited(&mut p), Some(0));
     assert_eq!(lines(&dir.join("sig.log")).first().map(String::as_str), Some("TERM"));
@@ -385,7 +397,7 @@ fn c34_sigterm_is_exit() {
     let s = Scratch::new("runsv-c34");
     let dir = service(&s, "svc", TRAPS);
     let mut p = runsv(&dir);
-    wait_running_pid(&dir, T);
+    ready(&dir);
     p.signal(libc::SIGTERM);
     assert_eq!(exited(&mut p), Some(0));
     assert_eq!(lines(&dir.join("sig.log")).first().map(String::as_str), Some("TERM"));
@@ -562,7 +574,7 @@ fn override_service(s: &Scratch, codes: &[(char, u8)]) -> PathBuf {
     let dir = service(
         s,
         "svc",
-        "trap 'echo TERM >> order; exit 0' TERM; trap 'echo CONT >> order' CONT; while :; do sleep 1000 & wait $!; done",
+        "trap 'echo TERM >> order; exit 0' TERM; trap 'echo CONT >> order' CONT; echo $$ > ready; while :; do sleep 1000 & wait $!; done",
     );
     for &(c, code) in codes {
         let pause = if "dx".contains(c) { "sleep 0.5\n" } else { "" };
@@ -578,9 +590,12 @@ fn override_service(s: &Scratch, codes: &[(char, u8)]) -> PathBuf {
 fn d51_override_h() {
     let s = Scratch::new("runsv-d51");
     let dir = override_service(&s, &[('h', 0)]);
-    script(dir.join("run"), "#!/bin/sh\ntrap 'echo HUP >> order' HUP\nwhile :; do sleep 0.05; done\n");
+    script(
+        dir.join("run"),
+        "#!/bin/sh\ntrap 'echo HUP >> order' HUP\necho $$ > ready\nwhile :; do sleep 0.05; done\n",
+    );
     let _p = runsv(&dir);
-    wait_running_pid(&dir, T);
+    ready(&dir);
     control(&dir, "h");
     wait_file(&dir.join("order"), "script", |s| s == "control/h\n");
     std::thread::sleep(Duration::from_millis(300));
@@ -595,7 +610,7 @@ fn d52_d53_override_t_and_d_order() {
     let s = Scratch::new("runsv-d53");
     let dir = override_service(&s, &[('t', 1), ('d', 1)]);
     let _p = runsv(&dir);
-    wait_running_pid(&dir, T);
+    ready(&dir);
     control(&dir, "d");
     wait_stat(&dir, "down", T);
     let order = wait_file(&dir.join("order"), "order", |s| s.lines().count() >= 3);
@@ -604,11 +619,12 @@ fn d52_d53_override_t_and_d_order() {
     let s = Scratch::new("runsv-d52");
     let dir = override_service(&s, &[('t', 0), ('d', 0)]);
     let _p = runsv(&dir);
-    wait_running_pid(&dir, T);
+    ready(&dir);
     control(&dir, "d");
     wait_file(&dir.join("order"), "order", |s| s == "control/t\nCONT\ncontrol/d\n");
     wait_stat(&dir, "run, want down", T);
-    assert_eq!(status_of(&dir, false).unwrap().encode()[18], 0, "no got TERM");
+    let st = wait_for(T, || status_of(&dir, false).filter(|s| s.want == b'd')).unwrap();
+    assert!(!st.got_term, "no got TERM");
 }
 
 #[test]
@@ -616,7 +632,7 @@ fn d54_override_x_order() {
     let s = Scratch::new("runsv-d54");
     let dir = override_service(&s, &[('t', 1), ('x', 0)]);
     let mut p = runsv(&dir);
-    wait_running_pid(&dir, T);
+    ready(&dir);
     control(&dir, "x");
     assert_eq!(exited(&mut p), Some(0));
     let order = read(dir.join("order"));
@@ -637,7 +653,7 @@ fn d56_override_p_sets_paused() {
     let s = Scratch::new("runsv-d56");
     let dir = override_service(&s, &[('p', 0)]);
     let _p = runsv(&dir);
-    let pid = wait_running_pid(&dir, T);
+    let pid = ready(&dir);
     control(&dir, "p");
     wait_stat(&dir, "run, paused", T);
     assert_ne!(proc_state(pid as i32), Some('T'), "STOP suppressed");
@@ -647,11 +663,19 @@ fn d56_override_p_sets_paused() {
 fn d57_d58_ignored_overrides() {
     let s = Scratch::new("runsv-d57");
     let dir = override_service(&s, &[('h', 0)]);
-    script(dir.join("run"), "#!/bin/sh\ntrap 'echo HUP >> order' HUP\nwhile :; do sleep 0.05; done\n");
+    script(
+        dir.join("run"),
+        "#!/bin/sh\ntrap 'echo HUP >> order' HUP\necho $$ > ready\nwhile :; do sleep 0.05; done\n",
+    );
     chmod(dir.join("control/h"), 0o644);
-    script(dir.join("log/run"), "#!/bin/sh\ntrap 'echo HUP >> ../order' HUP\nwhile :; do sleep 0.05; done\n");
+    script(
+        dir.join("log/run"),
+        "#!/bin/sh\ntrap 'echo HUP >> ../order' HUP\necho $$ > ../logready\nwhile :; do sleep 0.05; done\n",
+    );
     let _p = runsv(&dir);
-    wait_running_pid(&dir, T);
+    ready(&dir);
+    let log = wait_for(T, || status_of(&dir, true).filter(|s| s.pid != 0).map(|s| s.pid)).unwrap();
+    wait_file(&dir.join("logready"), "log traps", |s| s == format!("{log}\n"));
     control(&dir, "h");
     wait_file(&dir.join("order"), "HUP delivered", |s| s == "HUP\n");
     chmod(dir.join("control/h"), 0o755);
