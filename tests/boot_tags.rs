@@ -394,3 +394,30 @@ fn sources_formats_and_precedence() {
     assert!(o.stderr.contains("several instances"), "{}", o.stderr);
     assert!(!b.root.join("var").exists(), "tags and plan write nothing");
 }
+
+/// boot never writes through a symlink planted where it writes: a log
+/// user's `config` link is replaced, not followed; a planted `sv` link is
+/// refused.
+#[test]
+fn planted_symlinks_are_not_followed() {
+    let mut b = BootBox::new("boot-symlinks", "sources = [\"env\"]");
+    let victim = b.scratch.join("victim");
+    std::fs::write(&victim, "precious").unwrap();
+    let logdir = b.root.join("var/log/boot/worker");
+    std::fs::create_dir_all(&logdir).unwrap();
+    std::os::unix::fs::symlink(&victim, logdir.join("config")).unwrap();
+    b.start_runsvdir();
+    let tags = [("BOOT_TAG_Mode", "production"), ("BOOT_TAG_Service", "worker")];
+    assert_eq!(b.boot_env(&["up"], &tags).code, Some(0));
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "precious");
+    assert!(std::fs::symlink_metadata(logdir.join("config")).unwrap().file_type().is_file());
+    b.ok(&["down"]);
+    let elsewhere = b.scratch.join("elsewhere");
+    std::fs::create_dir_all(&elsewhere).unwrap();
+    std::fs::create_dir_all(b.root.join("var/lib/boot")).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, b.root.join("var/lib/boot/sv")).unwrap();
+    let o = b.boot_env(&["up"], &tags);
+    assert_eq!(o.code, Some(111), "{}", o.stderr);
+    assert!(o.stderr.contains("not a directory"), "{}", o.stderr);
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "wrote through the planted link");
+}

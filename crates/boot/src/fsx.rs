@@ -32,7 +32,8 @@ pub fn unique_name(prefix: &str) -> String {
 pub fn ensure_dir(dir: &Path, mode: u32) -> io::Result<()> {
     match fs::symlink_metadata(dir) {
         Ok(m) if m.file_type().is_dir() => Ok(()),
-        Ok(_) => Err(io::Error::other(format!("{} exists and is not a directory", dir.display()))),
+        // A symlink (or anything else) where a directory of ours belongs.
+        Ok(_) => Err(io::Error::from_raw_os_error(libc::ENOTDIR)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             if let Some(parent) = dir.parent() {
                 fs::create_dir_all(parent)?;
