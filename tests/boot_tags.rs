@@ -421,3 +421,46 @@ fn planted_symlinks_are_not_followed() {
     assert!(o.stderr.contains("not a directory"), "{}", o.stderr);
     assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0, "wrote through the planted link");
 }
+
+/// A set that does not become ready is rolled back: to the previous
+/// generation when there is one, to a clean box on a first `up`.
+#[test]
+fn failed_apply_rolls_back() {
+    let mut b = BootBox::new("boot-rollback", "sources = [\"env\"]");
+    let tags = [("BOOT_TAG_Mode", "production"), ("BOOT_TAG_Service", "worker")];
+    // No runsvdir scans the set: nothing can start, back to a clean box.
+    b.write_config("sources = [\"env\"]\nstart_timeout_s = 2");
+    let o = b.boot_env(&["up"], &tags);
+    assert_eq!(o.code, Some(6), "{}", o.stderr);
+    assert!(o.stderr.contains("is a runsvdir scanning") && o.stderr.contains("clean box"), "{}", o.stderr);
+    assert_eq!(b.ok(&["status"]).stdout, "clean\n");
+    assert!(!b.root.join("var/lib/boot/sv").exists() && !b.root.join("var/lib/boot/current").exists());
+
+    b.write_config("sources = [\"env\"]");
+    b.start_runsvdir();
+    assert_eq!(b.boot_env(&["up"], &tags).code, Some(0));
+    let first = std::fs::canonicalize(b.svc("worker")).unwrap();
+    // The new worker never passes its check.
+    let manifest = b.catalogue.join("worker/service.toml");
+    let text = std::fs::read_to_string(&manifest).unwrap();
+    std::fs::write(&manifest, format!("{text}\n[check]\ncommand = [\"/bin/false\"]\ntimeout_s = 2\n"))
+        .unwrap();
+    let o = b.boot_env(&["up"], &tags);
+    assert_eq!(o.code, Some(6), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("worker is not ready") && o.stderr.contains("rolled back to g000001"),
+        "{}",
+        o.stderr
+    );
+    assert_eq!(std::fs::read_link(b.current()).unwrap(), std::path::Path::new("sets/g000001"));
+    assert_eq!(std::fs::canonicalize(b.svc("worker")).unwrap(), first);
+    b.pid("worker");
+    assert!(b.ok(&["status"]).stdout.starts_with("g000001 production"));
+    assert_eq!(
+        std::fs::read_dir(b.root.join("var/lib/boot/sv")).unwrap().count(),
+        1,
+        "the failed dir is collected"
+    );
+    b.ok(&["down"]);
+    b.assert_clean();
+}

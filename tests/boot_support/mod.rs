@@ -87,9 +87,10 @@ impl BootBox {
     /// Rewrites boot.toml (ports, catalogue, bin dir, `extra`).
     pub fn write_config(&self, extra: &str) {
         let text = format!(
-            "catalogue = {:?}\nbin_dir = {:?}\npass_env = [{TAG_VAR:?}]\nstart_timeout_s = 20\n{extra}\n[ports]\nweb = {}\npostgres = {}\nredis = {}\n",
+            "catalogue = {:?}\nbin_dir = {:?}\npass_env = [{TAG_VAR:?}]\n{}{extra}\n[ports]\nweb = {}\npostgres = {}\nredis = {}\n",
             self.catalogue.display().to_string(),
             self.bin.display().to_string(),
+            if extra.contains("start_timeout_s") { "" } else { "start_timeout_s = 20\n" },
             self.web,
             self.pg,
             self.redis
