@@ -89,7 +89,7 @@ fn run(opts: &cli::Options) -> i32 {
     let mut suites = BTreeMap::new();
     let runit_programs = suite::RUNIT_PROGRAMS;
     let mut ours_programs = runit_programs.to_vec();
-    ours_programs.push(suite::BOOT);
+    ours_programs.extend(suite::BOOT_PROGRAMS);
     suites.insert(Impl::Ours, Suite::probe(Impl::Ours, &ours_dir, &ours_programs));
     suites.insert(Impl::Runit, Suite::probe(Impl::Runit, &opts.runit, &runit_programs));
     if opts.s6 {

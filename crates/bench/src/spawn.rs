@@ -97,6 +97,11 @@ pub fn poll<T>(
     }
 }
 
+/// A fresh tag for [`Group::spawn_tagged`].
+pub fn new_tag() -> String {
+    unique("bench")
+}
+
 fn unique(name: &str) -> String {
     format!("{name}-{}-{}", std::process::id(), SEQ.fetch_add(1, Ordering::Relaxed))
 }
@@ -144,7 +149,13 @@ pub struct Group {
 impl Group {
     /// Starts `cmd` as a new group; `label` names it in messages.
     pub fn spawn(cmd: &mut Command, label: &str) -> Result<Group, String> {
-        let tag = unique("bench");
+        Group::spawn_tagged(cmd, label, &new_tag())
+    }
+
+    /// Starts `cmd` as a new group carrying `tag` (from [`new_tag`]), which
+    /// several groups may share.
+    pub fn spawn_tagged(cmd: &mut Command, label: &str, tag: &str) -> Result<Group, String> {
+        let tag = tag.to_string();
         cmd.env(TAG_VAR, &tag).process_group(0);
         let child = cmd.spawn().map_err(|e| format!("{label}: cannot start {:?}: {e}", cmd.get_program()))?;
         let pid = i32::try_from(child.id()).map_err(|_| format!("{label}: pid out of range"))?;
@@ -223,54 +234,70 @@ impl Group {
             return Ok(());
         }
         self.stopped = true;
-        let me = i32::try_from(std::process::id()).unwrap_or(0);
-        let entry = format!("{TAG_VAR}={}", self.tag).into_bytes();
-        let mut seen: HashSet<i32> = HashSet::from([self.pid]);
-        let end = Instant::now() + Duration::from_secs(10);
-        loop {
-            // SAFETY: signalling the process group we created.
-            unsafe { libc::kill(-self.pid, libc::SIGKILL) };
-            let mut live = Vec::new();
-            let mut zombies = Vec::new();
-            for pid in procfs::pids() {
-                let Some(st) = procfs::stat(pid) else { continue };
-                let member = st.pgrp == self.pid || seen.contains(&pid);
-                if st.is_zombie() {
-                    if st.ppid == me && member {
-                        zombies.push(pid);
-                    }
-                } else if member || procfs::environ_has(pid, &entry) {
-                    live.push(pid);
-                }
-            }
-            for pid in &live {
-                seen.insert(*pid);
-                // SAFETY: signalling a process of our group or carrying our tag.
-                unsafe { libc::kill(*pid, libc::SIGKILL) };
-            }
-            for pid in &zombies {
-                if *pid == self.pid && !self.reaped {
-                    let _ = self.try_reap();
-                } else {
-                    // SAFETY: reaping a zombie child of ours; the status is not needed.
-                    unsafe { libc::waitpid(*pid, std::ptr::null_mut(), libc::WNOHANG) };
-                }
-            }
-            if live.is_empty() && zombies.is_empty() {
-                if !self.reaped {
-                    let _ = self.try_reap();
-                }
-                return Ok(());
-            }
-            if Instant::now() >= end {
-                return Err(format!(
-                    "{}: {} processes still alive after SIGKILL: {live:?}",
-                    self.label,
-                    live.len()
-                ));
-            }
-            std::thread::sleep(Duration::from_millis(2));
+        let leader = (!self.reaped).then_some(self.pid);
+        self.reaped = true;
+        exterminate(&self.label, Some(self.pid), &self.tag, leader)
+    }
+
+    /// Forgets a leader that has been waited for, leaving whatever it
+    /// started (and tagged) running, for a later [`sweep`] of the tag.
+    pub fn release(mut self) -> Result<(), String> {
+        if !self.reaped {
+            return self.stop();
         }
+        self.stopped = true;
+        Ok(())
+    }
+}
+
+/// Kills every live process carrying `tag` (started with
+/// [`Group::spawn_tagged`]), reaps them, and checks that none is left.
+pub fn sweep(tag: &str, label: &str) -> Result<(), String> {
+    exterminate(label, None, tag, None)
+}
+
+/// SIGKILLs process group `pgid` and every live process whose environment
+/// carries `tag`, reaps the zombies among our children that belonged to
+/// them (and `leader`), until none is left or 10 seconds passed.
+fn exterminate(label: &str, pgid: Option<i32>, tag: &str, leader: Option<i32>) -> Result<(), String> {
+    let me = i32::try_from(std::process::id()).unwrap_or(0);
+    let entry = format!("{TAG_VAR}={tag}").into_bytes();
+    let mut seen: HashSet<i32> = leader.into_iter().collect();
+    let end = Instant::now() + Duration::from_secs(10);
+    loop {
+        if let Some(g) = pgid {
+            // SAFETY: signalling the process group we created.
+            unsafe { libc::kill(-g, libc::SIGKILL) };
+        }
+        let mut live = Vec::new();
+        let mut zombies = Vec::new();
+        for pid in procfs::pids() {
+            let Some(st) = procfs::stat(pid) else { continue };
+            let member = Some(st.pgrp) == pgid || seen.contains(&pid);
+            if st.is_zombie() {
+                if st.ppid == me && member {
+                    zombies.push(pid);
+                }
+            } else if member || procfs::environ_has(pid, &entry) {
+                live.push(pid);
+            }
+        }
+        for pid in &live {
+            seen.insert(*pid);
+            // SAFETY: signalling a process of our group or carrying our tag.
+            unsafe { libc::kill(*pid, libc::SIGKILL) };
+        }
+        for pid in &zombies {
+            // SAFETY: reaping a zombie child of ours; the status is not needed.
+            unsafe { libc::waitpid(*pid, std::ptr::null_mut(), libc::WNOHANG) };
+        }
+        if live.is_empty() && zombies.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= end {
+            return Err(format!("{label}: {} processes still alive after SIGKILL: {live:?}", live.len()));
+        }
+        std::thread::sleep(Duration::from_millis(2));
     }
 }
 
@@ -332,7 +359,15 @@ impl Scratch {
     /// A fresh, empty directory named after `name`.
     pub fn new(name: &str) -> Result<Scratch, String> {
         let path = scratch_root().join(unique(name));
-        fs::create_dir_all(&path).map_err(|e| format!("mkdir {}: {e}", path.display()))?;
+        // Another scratch dir's drop may remove the empty root meanwhile.
+        let mut made = fs::create_dir_all(&path);
+        for _ in 0..3 {
+            if made.is_ok() {
+                break;
+            }
+            made = fs::create_dir_all(&path);
+        }
+        made.map_err(|e| format!("mkdir {}: {e}", path.display()))?;
         Ok(Scratch { path })
     }
 
@@ -350,6 +385,8 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = fs::remove_dir_all(&self.path);
+        // The root goes with its last scratch directory.
+        let _ = fs::remove_dir(scratch_root());
     }
 }
 
@@ -392,6 +429,20 @@ mod tests {
         })
         .expect("tree up");
         g.stop().expect("stop");
+        assert_eq!(tagged(), 0);
+    }
+
+    #[test]
+    fn released_groups_leave_their_tree_to_the_sweep() {
+        let tag = new_tag();
+        let mut g = Group::spawn_tagged(Command::new("sh").args(["-c", "setsid sleep 100 &"]), "sh", &tag)
+            .expect("spawn");
+        assert_eq!(g.wait(Duration::from_secs(10)).expect("sh exits").code(), Some(0));
+        g.release().expect("release");
+        let entry = format!("{TAG_VAR}={tag}").into_bytes();
+        let tagged = || procfs::pids().into_iter().filter(|p| procfs::environ_has(*p, &entry)).count();
+        assert_eq!(tagged(), 1, "the sleep survives the release");
+        sweep(&tag, "sweep").expect("sweep");
         assert_eq!(tagged(), 0);
     }
 

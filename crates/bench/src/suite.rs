@@ -9,10 +9,11 @@
 //! * **s6** — Debian's s6 in `/usr/bin`, an extra column where a figure
 //!   maps.
 //!
-//! A runit-style program counts as built when it answers a bare invocation
-//! with its usage text within a few seconds; a stub that says "not
-//! implemented" does not, and every figure that needs it prints
-//! "n/a (not built)".
+//! A runit-style program (and boot) counts as built when it answers a bare
+//! invocation with its usage text within a few seconds; a stub that says
+//! "not implemented" does not, and every figure that needs it prints
+//! "n/a (not built)". s6's programs and the sample services only need to
+//! exist.
 
 use crate::spawn;
 use crate::table::Impl;
@@ -25,12 +26,13 @@ use std::time::Duration;
 
 /// runit's programs, as both ours and Debian's provide them.
 pub const RUNIT_PROGRAMS: [&str; 5] = ["runsv", "runsvdir", "sv", "chpst", "svlogd"];
-/// Our extra program.
-pub const BOOT: &str = "boot";
+/// Our extra programs: boot, and the sample stack its review mode runs.
+pub const BOOT_PROGRAMS: [&str; 3] = ["boot", "sample-web", "sample-worker"];
 /// The s6 programs the s6 column uses.
 pub const S6_PROGRAMS: [&str; 5] = ["s6-svscan", "s6-svscanctl", "s6-supervise", "s6-svc", "s6-log"];
-/// The cargo packages of our programs (package name = binary name).
-pub const OUR_PACKAGES: [&str; 6] = ["runsv", "runsvdir", "sv", "chpst", "svlogd", "boot"];
+/// The cargo packages of our programs (`sample-apps` holds the sample web
+/// and worker services of boot's review stack).
+pub const OUR_PACKAGES: [&str; 7] = ["runsv", "runsvdir", "sv", "chpst", "svlogd", "boot", "sample-apps"];
 
 /// One implementation: a directory of programs and which of them work.
 #[derive(Debug, Clone)]
@@ -84,8 +86,10 @@ fn usable(imp: Impl, path: &Path) -> bool {
     if !executable {
         return false;
     }
-    if imp == Impl::S6 {
-        // s6-svscan without arguments would start scanning: trust the file.
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if imp == Impl::S6 || name.starts_with("sample-") {
+        // s6-svscan without arguments would start scanning, a sample
+        // service would start serving: trust the file.
         return true;
     }
     answers_with_usage(path)

@@ -74,7 +74,7 @@ pub fn link(ctx: &Ctx, res: &mut Results) {
     if spawn::pause(Duration::from_secs(1)).is_err() {
         return;
     }
-    alternate(res, &[key], active, ctx.reps(7, 2), |imp, round| {
+    alternate(res, &[key], active, ctx.reps(7, 1), |imp, round| {
         let (tree, dir) = trees.get(&imp).ok_or("no tree")?;
         let name = format!("new{round}");
         let target = dir.join("available").join(&name);
@@ -189,7 +189,7 @@ pub fn respawn(ctx: &Ctx, res: &mut Results) {
     });
     let mut active = participants(ctx, res, &[key], &Impl::ALL, supervisor_programs);
     let mut singles = singles(ctx, res, key, &mut active, service::SLEEP_RUN);
-    alternate(res, &[key], active, ctx.reps(15, 5), |imp, _| {
+    alternate(res, &[key], active, ctx.reps(15, 3), |imp, _| {
         let s = singles.get_mut(&imp).ok_or("no service")?;
         s.settle()?;
         let old = s.pid;
@@ -265,7 +265,7 @@ pub fn restart(ctx: &Ctx, res: &mut Results) {
         _ => vec!["runsv", "sv"],
     });
     let mut singles = singles(ctx, res, key, &mut active, service::SLEEP_RUN);
-    alternate(res, &[key], active, ctx.reps(10, 3), |imp, _| {
+    alternate(res, &[key], active, ctx.reps(10, 2), |imp, _| {
         let suite = ctx.suite(imp).ok_or("no suite")?;
         let s = singles.get_mut(&imp).ok_or("no service")?;
         s.settle()?;

@@ -62,9 +62,9 @@ pub fn wakeups(ctx: &Ctx, res: &mut Results) {
             Err(e) => fail(res, key, imp, &e),
         }
     }
-    let window = Duration::from_secs(ctx.size(20, 10));
+    let window = Duration::from_secs(ctx.size(20, 6));
     let reps = ctx.reps(3, 1);
-    if spawn::pause(Duration::from_secs(3)).is_ok() {
+    if spawn::pause(Duration::from_secs(ctx.size(3, 2))).is_ok() {
         for round in 0..reps {
             let before: BTreeMap<Impl, (Vec<i32>, Option<u64>)> = trees
                 .iter()

@@ -69,7 +69,7 @@ fn time_to_up(
     res.figure(Figure { key, title, unit: Unit::Millis, better: Better::Lower, target });
     let imps: &[Impl] = if mtime == Mtime::Fresh { &[Impl::Ours, Impl::Runit] } else { &Impl::ALL };
     let active = participants(ctx, res, &[key], imps, tree_programs);
-    let reps = ctx.reps(7, 3);
+    let reps = if mtime == Mtime::Fresh { ctx.reps(7, 2) } else { ctx.reps(7, 3) };
     alternate(res, &[key], active, reps, |imp, _| {
         let (tree, took, _dir) = bring_up(ctx, imp, n, mtime)?;
         tree.stop()?;
@@ -93,7 +93,7 @@ pub fn fresh(ctx: &Ctx, res: &mut Results) {
 
 /// All 1000 services up.
 pub fn up1000(ctx: &Ctx, res: &mut Results) {
-    let n = ctx.size(1000, 200);
+    let n = ctx.size(1000, 100);
     let title = format!("all {n} services up");
     time_to_up(ctx, res, "up1000", title, n, Mtime::Old, Target::RatioAtMost(0.9));
 }

@@ -246,7 +246,7 @@ pub fn throughput(ctx: &Ctx, res: &mut Results) {
     ));
     res.figure(fig(keys[2], "svlogd max RSS".into(), Unit::KiB, Better::Lower, Target::Report));
     let active = participants(ctx, res, &keys, &Impl::ALL, logger_programs);
-    alternate(res, &keys, active, ctx.reps(5, 2), |imp, _| {
+    alternate(res, &keys, active, ctx.reps(5, 1), |imp, _| {
         let suite = ctx.suite(imp).ok_or("no suite")?;
         let scratch = Scratch::new("svlogd")?;
         let dir = scratch.join("log");
