@@ -77,8 +77,9 @@ fn review_stack_up_rerun_config_change_down_up() {
     assert!(page.contains("BOOT_MODE=review\n") && page.contains("APP_TEAM=demo\n"), "{page}");
     // The worker waited for Redis's check before starting (run's prologue).
     let wlog = b.log("worker");
-    let ready_line = wlog.find("redis").expect("sv check output in the worker log");
-    assert!(ready_line < wlog.find("event=start").expect("worker started"), "{wlog}");
+    let before = &wlog[..wlog.find("event=start").expect("worker started")];
+    let last = before.lines().filter(|l| l.contains("/current/redis")).last();
+    assert!(last.is_some_and(|l| l.contains("ok: run:")), "worker started before redis was ready: {wlog}");
 
     // Idempotent: same pids, same files, no new set.
     let before = pids(&b, &STACK);
@@ -157,6 +158,12 @@ fn production_one_component_then_live_service_change() {
     assert_eq!(get("APP_NAME").as_deref(), Some("sample"), "common layer");
     assert_eq!(get("BOOT_MODE").as_deref(), Some("production"));
     assert_eq!(get("APP_TEAM").as_deref(), Some("ops"));
+    let json = b.ok(&["status", "--json"]).stdout;
+    assert!(
+        json.contains("\"mode\":\"production\"") && json.contains("\"component\":\"critical\""),
+        "{json}"
+    );
+    assert!(json.contains("\"main\":{\"pid\":"), "{json}");
     let state = harness::read(b.root.join("var/lib/boot/state.json"));
     assert!(state.contains("\"source\": \"env\""), "provenance recorded: {state}");
 
