@@ -66,26 +66,31 @@ pub fn wakeups(ctx: &Ctx, res: &mut Results) {
     let reps = ctx.reps(3, 1);
     if spawn::pause(Duration::from_secs(ctx.size(3, 2))).is_ok() {
         for round in 0..reps {
-            let before: BTreeMap<Impl, (Vec<i32>, Option<u64>)> = trees
-                .iter()
-                .map(|(imp, (t, _))| {
-                    let sups = t.supervisors();
-                    let c = switches(&sups);
-                    (*imp, (sups, c))
-                })
-                .collect();
+            let before: BTreeMap<Impl, Option<Vec<(i32, u64)>>> =
+                trees.iter().map(|(imp, (t, _))| (*imp, switches(&t.supervisors()))).collect();
             if spawn::pause(window).is_err() {
                 break;
             }
             let mut broken = Vec::new();
             for (imp, (tree, _)) in &trees {
-                let Some((sups, Some(c0))) = before.get(imp) else { continue };
-                let now = tree.supervisors();
-                let set = |v: &[i32]| v.iter().copied().collect::<HashSet<_>>();
-                match switches(&now) {
-                    Some(c1) if set(&now) == set(sups) => {
-                        let per_min = (c1.saturating_sub(*c0)) as f64 * 60.0 / window.as_secs_f64();
-                        report(res, key, *imp, per_min, round, reps);
+                let Some(Some(c0)) = before.get(imp) else { continue };
+                match switches(&tree.supervisors()) {
+                    Some(c1) if c1.iter().map(|c| c.0).eq(c0.iter().map(|c| c.0)) => {
+                        // The scanner is first; the rest are the supervisors.
+                        let deltas: Vec<u64> =
+                            c1.iter().zip(c0).map(|(a, b)| a.1.saturating_sub(b.1)).collect();
+                        let total: u64 = deltas.iter().sum();
+                        let per_min = total as f64 * 60.0 / window.as_secs_f64();
+                        res.push(key, *imp, per_min);
+                        let scanner = deltas.first().copied().unwrap_or(0);
+                        let busiest = deltas.iter().skip(1).max().copied().unwrap_or(0);
+                        eprintln!(
+                            "  {key} {} {}/{reps}: {per_min:.1}/min ({total} in {window:?}: scanner {scanner}, \
+                             supervisors {}, the busiest {busiest})",
+                            imp.name(),
+                            round + 1,
+                            total - scanner
+                        );
                     }
                     _ => {
                         fail(res, key, *imp, "the supervisor processes changed during the window");
@@ -107,9 +112,15 @@ pub fn wakeups(ctx: &Ctx, res: &mut Results) {
     }
 }
 
-/// Sum of the context switches of `pids` (None if one cannot be read).
-fn switches(pids: &[i32]) -> Option<u64> {
-    pids.iter().map(|p| procfs::ctxt_switches(*p)).sum()
+/// The context switches of each of `pids`, sorted by pid after the first
+/// (None if one cannot be read).
+fn switches(pids: &[i32]) -> Option<Vec<(i32, u64)>> {
+    let mut v: Vec<(i32, u64)> =
+        pids.iter().map(|p| procfs::ctxt_switches(*p).map(|c| (*p, c))).collect::<Option<_>>()?;
+    if let Some(rest) = v.get_mut(1..) {
+        rest.sort_unstable();
+    }
+    Some(v)
 }
 
 /// A crash-looping service under its supervisor.
