@@ -11,11 +11,14 @@
 
 pub mod atomic;
 pub mod control;
+pub mod deaths;
 pub mod entry;
 pub mod errtext;
 pub mod getopt;
+pub mod health;
 pub mod instance;
 pub mod layout;
+pub mod policy;
 pub mod process;
 pub mod report;
 pub mod selfpipe;
