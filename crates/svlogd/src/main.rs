@@ -1,10 +1,4 @@
 #![no_main]
-//! `svlogd` (work in progress).
+//! `svlogd`: see the library (`svlogd::main`) and `docs/svlogd.md`.
 
-fn main_entry(args: Vec<std::ffi::OsString>) -> i32 {
-    let _ = args;
-    runit_core::report::write_stderr(b"svlogd: not implemented yet\n");
-    111
-}
-
-runit_core::main!(main_entry);
+runit_core::main!(svlogd::main);
