@@ -214,9 +214,11 @@ fn run_script(svc: &PlannedService, set: &Settings, deps_timeout: u64) -> Vec<u8
 
 fn finish_script(svc: &PlannedService) -> Vec<u8> {
     let mut s = header(svc, "finish");
-    s.extend_from_slice(b"echo \"boot: ");
-    s.extend_from_slice(svc.name.as_bytes());
-    s.extend_from_slice(b": ./run exited: code $1 status $2\"\nexit 0\n");
+    s.extend_from_slice(b"echo ");
+    s.extend_from_slice(&quote(format!("boot: {}: ./run exited: code ", svc.name).as_bytes()));
+    s.extend_from_slice(b"\"$1\"");
+    s.extend_from_slice(&quote(b" status "));
+    s.extend_from_slice(b"\"$2\"\nexit 0\n");
     s
 }
 
