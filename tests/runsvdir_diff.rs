@@ -227,7 +227,7 @@ fn alrm_debian_rescans_runit_230_terminates() {
 
 #[test]
 fn thousand_service_limit_is_runit_only() {
-    const N: usize = 1100;
+    const N: usize = 1010;
     let Some(mut trees) = both("rsdd-many") else { return };
     for t in &mut trees {
         for i in 0..N {

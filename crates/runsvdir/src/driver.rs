@@ -116,6 +116,8 @@ struct Runsvdir {
     log: Option<Log>,
     timers: Timers,
     last_dir: Option<DirStat>,
+    /// A listing succeeded once (new directories settle from then on).
+    listed: bool,
     /// runit's "check needed" flag: the last check failed.
     flag: bool,
     /// An event asked for a scan.
@@ -160,6 +162,7 @@ pub fn run(argv: &[OsString], args: Args) -> RunsvdirExit {
         log,
         timers: Timers::default(),
         last_dir: None,
+        listed: false,
         flag: false,
         rescan: true,
         blocked: false,
@@ -372,7 +375,8 @@ impl Runsvdir {
 
     fn scan_listing(&mut self, clock: Clock, target: Option<&Place>) -> Result<(), ScanError> {
         let st = self.scan_dir.stat(&self.say)?;
-        let settle = self.last_dir.is_some_and(|d| d.id == st.id);
+        // Everything in the first successful listing starts at once.
+        let settle = self.listed;
         self.last_dir = Some(st);
         let in_dir = self.scan_dir.enter(&self.say)?;
         let watcher = &mut self.watcher;
@@ -382,7 +386,8 @@ impl Runsvdir {
                 let _ = w.chain(t, Path::new(name));
             }
         };
-        let entries = in_dir.list(&mut before_stat, &|id| table.needs_mtime(id))?;
+        let entries = in_dir.list(&mut before_stat, &|id| settle && table.needs_mtime(id))?;
+        self.listed = true;
         let actions = self.table.scan(&entries, clock, settle);
         for a in actions {
             perform(&self.spawner, &self.say, &mut self.table, a, clock.now);

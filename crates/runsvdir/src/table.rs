@@ -27,8 +27,8 @@
 //!   once it has not been modified for [`SETTLE`] (runit sleeps 1 s when the
 //!   scan directory changed in the current second), because runsv reads
 //!   `log/` and `down` only when it starts. Symbolic links (the atomic way to
-//!   add a service) and everything found when the scan directory is first
-//!   seen start at once.
+//!   add a service), directories not modified in the last second (moved in)
+//!   and everything in runsvdir's first successful listing start at once.
 //!
 //! Time: `now` is monotonic; `wall` (only compared with file modification
 //! times) is the real-time clock as a duration since the Unix epoch.
@@ -176,9 +176,8 @@ impl Table {
     }
 
     /// Reconciles the table with one complete listing of the scan
-    /// directory. `settle` is false for the first listing of a scan
-    /// directory (at start-up, or after the scan directory itself was
-    /// replaced): then nothing is held back.
+    /// directory. `settle` is false for runsvdir's first successful
+    /// listing: what is there when it starts is taken as ready.
     pub fn scan(&mut self, entries: &[Entry], clock: Clock, settle: bool) -> Vec<Action> {
         let mut actions = Vec::new();
         let mut seen: HashSet<Identity> = HashSet::new();
