@@ -77,6 +77,10 @@ pub fn status(boot: &Boot, as_json: bool) -> Result<String> {
         out += &format!(" service {s} component {c}");
     }
     out.push('\n');
+    if let Some(r) = st.runsvdir {
+        let how = if runsvdir::running(&r) { "running" } else { "gone" };
+        out += &format!("runsvdir: pid {} ({how})\n", r.pid);
+    }
     for s in &services {
         let name = s["name"].as_str().unwrap_or("");
         out += &format!("{}; {}\n", line(name, &s["main"]), line("log", &s["log"]));
