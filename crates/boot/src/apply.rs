@@ -179,9 +179,10 @@ fn repair(boot: &Boot, mut st: State, prep: &Prepared, opts: UpOptions) -> Resul
     }
     fsx::replace_symlink(&set, &boot.layout.current()).ctx(|| "unable to switch current".into())?;
     st.runsvdir = ensure_runsvdir(boot, st.runsvdir, opts.spawn_runsvdir)?;
+    // Recorded before waiting, so a runsvdir started here is never lost.
+    st.save(&boot.layout.state_file())?;
     let all: Vec<String> = st.order.clone();
     wait_up(boot, prep, &all).map_err(BootError::Failed)?;
-    st.save(&boot.layout.state_file())?;
     Ok(format!("no changes ({} {}); supervision restored\n", state::set_name(st.generation), st.mode))
 }
 
