@@ -87,7 +87,7 @@ fn container_budget_cuts_a_hanging_stage_3() {
     loop_stages(&t);
     t.stage("3", &format!("echo 3 >> {}/stages\nexec sleep 1000", t.sh("out")));
     let mut p = t.boot(&[CONTAINER, ("RUNIT_SHUTDOWN_TIMEOUT", "2")]);
-    wait_until(SOON, "stage 2", || read(p.tree.path("out/stages")) == "1\n2\n");
+    p.wait_stages("1\n2\n", SOON);
     let sent = Instant::now();
     p.signal(libc::SIGTERM);
     let status = p.wait_exit(Duration::from_secs(15));
@@ -118,7 +118,7 @@ fn container_budget_also_bounds_stage_2() {
     loop_stages(&t);
     t.stage("2", &format!("trap '' TERM\necho 2 >> {}/stages\nwhile :; do sleep 0.1; done", t.sh("out")));
     let mut p = t.boot(&[CONTAINER, ("RUNIT_SHUTDOWN_TIMEOUT", "1")]);
-    wait_until(SOON, "stage 2", || read(p.tree.path("out/stages")) == "1\n2\n");
+    p.wait_stages("1\n2\n", SOON);
     let sent = Instant::now();
     p.signal(libc::SIGTERM);
     let status = p.wait_exit(Duration::from_secs(15));
@@ -136,7 +136,7 @@ fn container_sigterm_in_stage_1_skips_stage_2() {
     loop_stages(&t);
     t.stage("1", &format!("echo 1 >> {}/stages\nwhile :; do sleep 0.1; done", t.sh("out")));
     let mut p = t.boot(&[CONTAINER]);
-    wait_until(SOON, "stage 1", || read(p.tree.path("out/stages")) == "1\n");
+    p.wait_stages("1\n", SOON);
     p.signal(libc::SIGTERM);
     let status = p.wait_exit(Duration::from_secs(15));
     assert_eq!(status.code(), Some(0), "{status}; console:\n{}", p.console());
@@ -167,9 +167,8 @@ fn container_reboot_request_exits_129() {
     let t = Tree::new("runit-c-reboot", Tools::None);
     loop_stages(&t);
     let mut p = t.boot(&[CONTAINER]);
-    wait_until(SOON, "stage 2", || read(p.tree.path("out/stages")) == "1\n2\n");
-    let o = p.runit_init("6");
-    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    p.wait_stages("1\n2\n", SOON);
+    p.runit_init("6");
     let status = p.wait_exit(Duration::from_secs(15));
     assert_eq!(status.code(), Some(129), "{status}; console:\n{}", p.console());
     assert!(p.console().contains("- runit: exit 129: container reboot request.\n"), "{}", p.console());
@@ -186,9 +185,8 @@ fn container_halt_without_cap_sys_boot_exits_0() {
     let t = Tree::new("runit-c-nocap", Tools::None);
     loop_stages(&t);
     let mut p = t.boot_with(&["setpriv", "--bounding-set", "-sys_boot"], &[CONTAINER]);
-    wait_until(SOON, "stage 2", || read(p.tree.path("out/stages")) == "1\n2\n");
-    let o = p.runit_init("0");
-    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    p.wait_stages("1\n2\n", SOON);
+    p.runit_init("0");
     let status = p.wait_exit(Duration::from_secs(15));
     assert_eq!(status.code(), Some(0), "{status}; console:\n{}", p.console());
 }
@@ -203,7 +201,7 @@ fn default_mode_without_cap_sys_boot_pauses_forever() {
     let t = Tree::new("runit-nocap", Tools::None);
     loop_stages(&t);
     let p = t.boot_with(&["setpriv", "--bounding-set", "-sys_boot"], &[]);
-    wait_until(SOON, "stage 2", || read(p.tree.path("out/stages")) == "1\n2\n");
+    p.wait_stages("1\n2\n", SOON);
     p.stopit();
     p.wait_console("- runit: power off...", SOON);
     p.wait_console("- runit: system halt.", SOON);

@@ -166,7 +166,8 @@ impl Boot {
             .args(["-p", "-m", "--", "sh", "-c"])
             .arg(format!("touch {f} && chmod 100 {f} && kill -CONT 1", f = stopit.display()));
         let o = harness::run(&mut cmd, SOON);
-        assert_eq!(o.code, Some(0), "{}", o.stderr);
+        // The shutdown may kill the shell before it exits (loaded machine).
+        assert!(o.code == Some(0) || o.code.is_none(), "{o:?}");
     }
 
     /// Runs to the end and returns the console, `$Id` line normalised.

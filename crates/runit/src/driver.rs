@@ -13,7 +13,6 @@
 //! One descriptor and one timeout: `poll(2)` is all the event loop needs.
 
 use crate::config::{Config, Paths};
-use crate::exit::RunitExit;
 use crate::machine::{
     AfterHalt, Effect, Event, Flags, Halt, HaltAction, Job, PidNamespace, Policy, Runit, Sig, Stage,
 };
@@ -315,33 +314,27 @@ impl Pid1 {
     /// The end: reboot or power off as runit does (from a child, with
     /// process 1 pausing afterwards), or in container mode exit.
     fn halt(&mut self, h: Halt) -> i32 {
-        let code = match h.after {
-            AfterHalt::Exit(code) => code,
-            AfterHalt::Pause => RunitExit::Halt,
-        };
-        let farewell = Message::ContainerExit { code: code.code(), reboot: h.action == HaltAction::Reboot };
-        if !h.syscall {
-            say(&self.paths, &farewell);
-            if h.sync {
-                // SAFETY: plain system call.
-                unsafe { libc::sync() };
+        if h.syscall {
+            let lines = HaltLines::new(&self.paths);
+            match process::fork(|| {
+                lines.perform(&h);
+                child::exit(0)
+            }) {
+                Ok(pid) => {
+                    let _ = process::wait_for(pid);
+                }
+                Err(_) => lines.perform(&h),
             }
-            return code.code();
+        } else if h.sync {
+            // SAFETY: plain system call.
+            unsafe { libc::sync() };
         }
-        let lines = HaltLines::new(&self.paths);
-        match process::fork(|| {
-            lines.perform(&h);
-            child::exit(0)
-        }) {
-            Ok(pid) => {
-                let _ = process::wait_for(pid);
-            }
-            Err(_) => lines.perform(&h),
-        }
+        // Still here: the kernel refused, or was not asked.
         match h.after {
             AfterHalt::Pause => self.pause_forever(),
             AfterHalt::Exit(code) => {
-                say(&self.paths, &farewell);
+                let reboot = h.action == HaltAction::Reboot;
+                say(&self.paths, &Message::ContainerExit { code: code.code(), reboot });
                 code.code()
             }
         }
