@@ -1,0 +1,193 @@
+//! Differential tests: the same svlogd scenario against our svlogd and
+//! Debian's C svlogd (/usr/bin/svlogd), comparing exit codes, standard
+//! error and the resulting log directories (file names, modes and
+//! contents, with timestamps masked). Each test skips with a message when
+//! Debian's runit is not installed.
+
+#[path = "svlogd_util/mod.rs"]
+mod util;
+
+use harness::{Scratch, ours, require_c};
+use std::path::Path;
+use util::{describe, feed, logdir, mask};
+
+/// Runs `scenario` with each svlogd in its own scratch directory and
+/// asserts that both describe the same outcome.
+fn same(name: &str, scenario: impl Fn(&Path, &Path) -> String) {
+    let c = require_c!("svlogd");
+    let ours = ours("svlogd");
+    let (s1, s2) = (Scratch::new(&format!("{name}-c")), Scratch::new(&format!("{name}-rs")));
+    let theirs = scenario(&c, s1.path());
+    let mine = scenario(&ours, s2.path());
+    if std::env::var_os("SVLOGD_DIFF_SHOW").is_some() {
+        eprintln!("--- {name}\n{mine}");
+    }
+    assert_eq!(mine, theirs, "scenario {name}: ours (left) differs from Debian's svlogd (right)");
+}
+
+/// One run on `input` with `args` and one directory `d` with `config`.
+fn one_dir(
+    args: &'static [&'static str],
+    config: Option<&'static str>,
+    input: &'static [u8],
+) -> impl Fn(&Path, &Path) -> String {
+    move |bin, root| {
+        let d = logdir(root, "d", config);
+        let mut all: Vec<&str> = args.to_vec();
+        all.push("d");
+        let r = feed(bin, &all, root, input);
+        format!("exit {:?}\nstderr:\n{}\n{}", r.code, mask(r.stderr.as_bytes()), describe(&d))
+    }
+}
+
+#[test]
+fn lines_and_the_final_partial_line() {
+    same("partial", one_dir(&[], None, b"one\ntwo\n\n   spaced  \npartial"));
+}
+
+#[test]
+fn timestamps() {
+    same("t", one_dir(&["-t"], None, b"a\nb\n"));
+    same("tt", one_dir(&["-tt"], None, b"a\nb\n"));
+    same("ttt", one_dir(&["-ttt"], None, b"a\nb\n"));
+    same("tttt", one_dir(&["-tttt"], None, b"a\n"));
+}
+
+#[test]
+fn replacement() {
+    same("r", one_dir(&["-r", ":", "-R", "fb"], None, b"foo\nbar\nbaz\n"));
+    same("r-only", one_dir(&["-r", "."], None, b"tab\there\nhigh\xe9\x01\x7f~\n"));
+    same("R-only", one_dir(&["-R", "a"], None, b"banana\tx\n"));
+}
+
+#[test]
+fn long_lines() {
+    same("long", one_dir(&["-l", "10"], None, b"short\n0123456789abcdef\n0123456789\nxyz\n"));
+    same("long-eof", one_dir(&["-l", "10"], None, b"one\n0123456789abcdefghijkl"));
+    same("exact-eof", one_dir(&["-l", "10"], None, b"one\n0123456789"));
+}
+
+fn lines(n: usize, len: usize) -> Vec<u8> {
+    (0..n).flat_map(|i| format!("{:0w$}\n", i, w = len - 1).into_bytes()).collect()
+}
+
+#[test]
+fn rotation_by_size_and_count() {
+    let input: &'static [u8] = lines(30, 19).leak();
+    same("s100", one_dir(&["-l", "20", "-b", "50"], Some("s100\n"), input));
+    same("s100n3", one_dir(&["-l", "20", "-b", "50"], Some("s100\nn3\n"), input));
+    let input: &'static [u8] = lines(20, 30).leak();
+    same("s100-default-len", one_dir(&[], Some("s100\n"), input));
+    same("s100-len100", one_dir(&["-l", "100", "-b", "200"], Some("s100\n"), input));
+    same("s1k", one_dir(&[], Some("s1k\nn2\n"), lines(12, 100).leak()));
+}
+
+#[test]
+fn patterns_stderr_and_prefix() {
+    let input = b"xx drop yy\nkeep drop\nother\nhttpd: info: pid 42 accepted\n";
+    same("select", one_dir(&[], Some("-*drop*\n+keep*\n-*pid*\n"), input));
+    same("select2", one_dir(&[], Some("-*: *: pid *\n"), input));
+    same("stderr", one_dir(&["-l", "8"], Some("e*\nE*drop*\n"), input));
+    same("prefix", one_dir(&["-t"], Some("p>> \ne*\n"), input));
+    same("final-single-char", one_dir(&[], Some("-*\n+"), b"a\n\nb\n"));
+    same("final-line", one_dir(&[], Some("-*\n+a"), b"a\n\nb\n"));
+    same("nul", one_dir(&[], Some("-*\n+a\0b\n"), b"a\nab\n"));
+}
+
+#[test]
+fn malformed_config_lines() {
+    let cfg = "u1.2.3\nu127.0.0.1:abc\nU 1.2.3.4\nzzz unknown\n# comment\n\ns 100\n";
+    same("bad-udp", one_dir(&[], Some(cfg), b"line\n"));
+}
+
+#[test]
+fn udp_failure_is_logged_in_the_directory() {
+    // Sending to the broadcast address without SO_BROADCAST fails.
+    same("udp-fail", one_dir(&["-l", "3"], Some("u255.255.255.255\n"), b"hi\nthere\n"));
+    same("udp-only-fail", one_dir(&["-l", "3"], Some("U255.255.255.255\np>>\n"), b"hi\nthere\n"));
+}
+
+#[test]
+fn processor_and_state() {
+    let cfg = "s100\n!cat; echo st >&5; cat <&4\n";
+    same("processor", one_dir(&["-l", "20", "-b", "50"], Some(cfg), lines(12, 19).leak()));
+}
+
+#[test]
+fn processor_failure_is_retried() {
+    // Fails once (leaving a flag file), then succeeds.
+    let cfg = "s100\n!if test -f flag; then tr 0 o; else touch flag; exit 3; fi\n";
+    same("processor-retry", one_dir(&["-l", "20", "-b", "50"], Some(cfg), lines(6, 19).leak()));
+}
+
+#[test]
+fn unclean_current_becomes_u() {
+    same("unclean", |bin, root| {
+        let d = logdir(root, "d", None);
+        std::fs::write(d.join("current"), "old\n").unwrap();
+        harness::chmod(d.join("current"), 0o644);
+        let r = feed(bin, &["d"], root, b"new\n");
+        format!("{:?} {}\n{}", r.code, r.stderr, describe(&d))
+    });
+    same("clean-append", |bin, root| {
+        let d = logdir(root, "d", None);
+        std::fs::write(d.join("current"), "old\n").unwrap();
+        harness::chmod(d.join("current"), 0o744);
+        let r = feed(bin, &["-v", "d"], root, b"new\n");
+        format!("{:?} {}\n{}", r.code, r.stderr, describe(&d))
+    });
+}
+
+#[test]
+fn several_directories() {
+    same("multi", |bin, root| {
+        let a = logdir(root, "a", Some("-*b*\n"));
+        let b = logdir(root, "b", Some("p[b] \n"));
+        let r = feed(bin, &["-v", "a", "b"], root, b"abc\nxyz\n");
+        format!("{:?} {}\n{}\n{}", r.code, r.stderr, describe(&a), describe(&b))
+    });
+}
+
+#[test]
+fn unusable_directories() {
+    same("missing", |bin, root| {
+        let r = feed(bin, &["nonexistent"], root, b"x\n");
+        format!("{:?} {}", r.code, r.stderr)
+    });
+    same("file", |bin, root| {
+        std::fs::write(root.join("afile"), "").unwrap();
+        let r = feed(bin, &["afile"], root, b"x\n");
+        format!("{:?} {}", r.code, r.stderr)
+    });
+    same("twice", |bin, root| {
+        let d = logdir(root, "d", None);
+        let r = feed(bin, &["d", "d"], root, b"x\n");
+        format!("{:?} {}\n{}", r.code, r.stderr, describe(&d))
+    });
+    same("skip-bad", |bin, root| {
+        let d = logdir(root, "d", None);
+        let r = feed(bin, &["nope", "d"], root, b"x\n");
+        format!("{:?} {}\n{}", r.code, r.stderr, describe(&d))
+    });
+}
+
+#[test]
+fn usage_errors() {
+    for args in [&[][..], &["-x", "d"], &["-r", "ab", "d"], &["-l", "2000", "d"], &["-l"], &["-t"]] {
+        same("usage", |bin, root| {
+            logdir(root, "d", None);
+            let r = feed(bin, args, root, b"");
+            format!("{:?} {}", r.code, r.stderr)
+        });
+    }
+}
+
+#[test]
+fn version_prints_an_id_then_usage() {
+    same("version", |bin, root| {
+        let r = feed(bin, &["-V", "d"], root, b"");
+        let (id, rest) = r.stderr.split_once('\n').unwrap_or_default();
+        assert!(id.starts_with("$Id: ") && id.ends_with(" $"), "{id:?}");
+        format!("{:?} {}", r.code, rest)
+    });
+}
