@@ -620,3 +620,10 @@ fn container_sigterm_in_stage_1_is_not_a_failed_boot() {
     let last = s.take().pop();
     assert!(matches!(last, Some(Effect::Halt(Halt { after: AfterHalt::Exit(RunitExit::Halt), .. }))));
 }
+
+#[test]
+fn timer_table_matches_the_slots() {
+    for (i, t) in TIMERS.iter().enumerate() {
+        assert_eq!(*t as usize, i, "{t:?}");
+    }
+}
