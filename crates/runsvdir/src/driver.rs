@@ -78,6 +78,11 @@ impl Timers {
         }
     }
 
+    /// When `t` is due, if armed.
+    pub fn get(&self, t: Timer) -> Option<Instant> {
+        self.0.get(Self::slot(t)).copied().flatten()
+    }
+
     /// True (and disarmed) if `t` is due at `now`.
     pub fn fire(&mut self, t: Timer, now: Instant) -> bool {
         match self.0.get_mut(Self::slot(t)) {
@@ -265,17 +270,14 @@ impl Runsvdir {
 
     fn run(&mut self) -> RunsvdirExit {
         let mut events = Events::with_capacity(16);
-        let mut first = true;
+        if self.log.is_some() {
+            // The first dot follows the first scan, as in runit.
+            self.timers.set(Timer::LogDot, Some(Instant::now()));
+        }
         loop {
             let now = Instant::now();
             if self.shutdown.is_none() {
                 self.check(now);
-            }
-            if first {
-                first = false;
-                if self.log.is_some() {
-                    self.timers.set(Timer::LogDot, Some(now));
-                }
             }
             if self.timers.fire(Timer::LogDot, now) {
                 runit_core::report::write_stderr(b".");
@@ -324,7 +326,7 @@ impl Runsvdir {
             None
         };
         // Keep an earlier tick that is already armed.
-        let armed = self.timers.0.first().copied().flatten();
+        let armed = self.timers.get(Timer::Tick);
         self.timers.set(
             Timer::Tick,
             match (armed, at) {
@@ -553,4 +555,26 @@ fn signal(pid: i32, sig: i32) {
 
 fn wall_now() -> Duration {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap_or(Duration::ZERO)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn timers_fire_once_and_report_the_earliest() {
+        let t0 = Instant::now();
+        let mut t = Timers::default();
+        assert_eq!(t.next_deadline(), None, "idle: no wake-up");
+        t.set(Timer::LogDot, Some(t0 + LOG_DOT));
+        t.set(Timer::Tick, Some(t0 + TICK_IDLE));
+        assert_eq!(t.next_deadline(), Some(t0 + TICK_IDLE));
+        assert!(!t.fire(Timer::Tick, t0));
+        assert!(t.fire(Timer::Tick, t0 + TICK_IDLE));
+        assert!(!t.fire(Timer::Tick, t0 + TICK_IDLE), "disarmed");
+        assert_eq!(t.get(Timer::Tick), None);
+        assert_eq!(t.next_deadline(), Some(t0 + LOG_DOT));
+        t.set(Timer::LogDot, None);
+        assert_eq!(t.next_deadline(), None);
+    }
 }
