@@ -369,6 +369,52 @@ fn poll_mode_without_inotify_still_picks_up_services() {
     wait_until(SOON, "inotify descriptor", || has_inotify_fd(u.pid()));
 }
 
+#[test]
+fn unwatchable_directory_is_reported_and_polled() {
+    // As nobody, a search-only directory (0711) can be resolved through but
+    // not watched (inotify needs read permission): runsvdir warns once and
+    // adds runit's periodic check; the scan directory is still watched.
+    if !harness::is_root() || !std::path::Path::new("/usr/bin/setpriv").exists() {
+        eprintln!("skipped: needs root and setpriv");
+        return;
+    }
+    let mut t = ours("rsd-degraded");
+    let private = t.store.join("private");
+    let web = t.service(&private.join("web"), SLEEP);
+    let other = t.stored("other");
+    for d in [&web, &other] {
+        std::os::unix::fs::chown(d, Some(65534), Some(65534)).unwrap();
+    }
+    fs::set_permissions(&private, fs::Permissions::from_mode(0o711)).unwrap();
+    t.link(&web, "web");
+    let bin = harness::ours("runsvdir");
+    let mut c = harness::cmd(
+        "/usr/bin/setpriv",
+        [
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            &bin.to_string_lossy(),
+            &t.scan.to_string_lossy(),
+        ],
+    );
+    c.env("PATH", Imp::Ours.path());
+    t.proc = Some(harness::Proc::spawn_logging(&mut c, t.scratch.join("runsvdir.stderr")));
+    let want = format!(
+        "runsvdir {}: warning: unable to watch {}: access denied\n",
+        t.scan.display(),
+        private.display()
+    );
+    wait_until(SOON, "watch warning", || t.stderr().contains(&want));
+    // setpriv executes runsvdir in its own place: same pid.
+    let names = || t.names();
+    wait_until(SOON, "web started", || names() == ["web"]);
+    t.link(&other, "other");
+    wait_until(SOON, "other started at once", || names() == ["other", "web"]);
+    std::thread::sleep(Duration::from_millis(300));
+    assert_eq!(t.stderr().matches("unable to watch").count(), 1, "reported once: {}", t.stderr());
+}
+
 fn has_inotify_fd(pid: i32) -> bool {
     let Ok(dir) = fs::read_dir(format!("/proc/{pid}/fd")) else { return false };
     dir.flatten().any(|e| fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy().contains("inotify")))

@@ -199,6 +199,25 @@ mod tests {
     }
 
     #[test]
+    fn failed_watches_are_reported_once_and_degrade() {
+        let mut w = Watcher::new().expect("watcher");
+        let long = PathBuf::from("x/".repeat(3000));
+        w.begin();
+        w.all(&long);
+        let failures = w.end();
+        assert_eq!(failures.len(), 1);
+        assert_eq!(failures[0].1.raw_os_error(), Some(libc::ENAMETOOLONG));
+        assert!(w.degraded());
+        w.begin();
+        w.all(&long);
+        assert!(w.end().is_empty(), "reported once");
+        assert!(w.degraded(), "still missing");
+        w.begin();
+        assert!(w.end().is_empty());
+        assert!(!w.degraded(), "no longer wanted");
+    }
+
+    #[test]
     fn symlink_swap_in_the_chain_is_relevant() {
         let tmp = std::env::temp_dir().join(format!("runsvdir-watch-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
