@@ -150,7 +150,8 @@ mod tests {
 
     #[test]
     fn names_are_unique() {
-        let mut names: Vec<&str> = PROGRAMS.iter().map(|p| p.name).chain(CHPST_NAMES.iter().copied()).collect();
+        let mut names: Vec<&str> =
+            PROGRAMS.iter().map(|p| p.name).chain(CHPST_NAMES.iter().copied()).collect();
         names.sort_unstable();
         let before = names.len();
         names.dedup();
