@@ -3,6 +3,7 @@
 //! error and the resulting log directories (file names, modes and
 //! contents, with timestamps masked). Each test skips with a message when
 //! Debian's runit is not installed.
+#![allow(clippy::unwrap_used)]
 
 #[path = "svlogd_util/mod.rs"]
 mod util;

@@ -85,6 +85,12 @@ impl Live {
         self.input.as_mut().expect("input open").write_all(bytes).unwrap();
     }
 
+    /// Takes the write end of svlogd's standard input (e.g. for a writer
+    /// thread).
+    pub fn take_input(&mut self) -> fs::File {
+        self.input.take().expect("input open")
+    }
+
     /// Closes standard input (end of input for svlogd).
     pub fn close_input(&mut self) {
         self.input = None;
