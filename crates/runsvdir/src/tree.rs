@@ -20,9 +20,24 @@ fn live_parent(stat: &str) -> Option<i32> {
     f.next()?.parse().ok()
 }
 
-/// Live processes by parent, from `/proc`.
+/// True if `/proc` shows our own PID namespace (a container started
+/// without its own `/proc` would show the host's pids, which must not be
+/// signalled by number).
+fn proc_is_ours() -> bool {
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
+    fs::read_to_string("/proc/self/stat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().and_then(|p| p.parse::<i32>().ok()))
+        == Some(me)
+}
+
+/// Live processes by parent, from `/proc` (empty if `/proc` is not ours).
 fn children_map() -> HashMap<i32, Vec<i32>> {
     let mut map: HashMap<i32, Vec<i32>> = HashMap::new();
+    if !proc_is_ours() {
+        return map;
+    }
     let Ok(dir) = fs::read_dir("/proc") else { return map };
     for e in dir.flatten() {
         let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
@@ -77,6 +92,11 @@ pub fn signal_all_below(sig: i32) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn proc_shows_this_namespace() {
+        assert!(proc_is_ours());
+    }
 
     #[test]
     fn parses_parent_and_skips_zombies() {
