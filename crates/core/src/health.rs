@@ -265,15 +265,13 @@ pub enum DeclarationError {
     BadNumber,
 }
 
+/// The reason, without the file's name: runsv prints
+/// `ignoring notification-fd: <reason>`.
 impl std::fmt::Display for DeclarationError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            DeclarationError::Read(e) => {
-                write!(f, "unable to read {NOTIFICATION_FD}: {}", crate::errtext::io_text(e))
-            }
-            DeclarationError::BadNumber => {
-                write!(f, "{NOTIFICATION_FD} must hold a descriptor number of 3 or more")
-            }
+            DeclarationError::Read(e) => write!(f, "unable to read it: {}", crate::errtext::io_text(e)),
+            DeclarationError::BadNumber => f.write_str("not a descriptor number of 3 or more"),
         }
     }
 }

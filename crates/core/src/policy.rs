@@ -105,14 +105,16 @@ pub enum Problem {
     CapBelowInitial,
 }
 
+/// The reason, without the file's name: runsv prints
+/// `ignoring restart-policy: <reason>`.
 impl fmt::Display for PolicyError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            PolicyError::Read(e) => write!(f, "unable to read {FILE}: {}", errtext::io_text(e)),
-            PolicyError::Empty => write!(f, "{FILE}: no setting"),
-            PolicyError::StableWithoutBackoff => write!(f, "{FILE}: stable needs backoff"),
+            PolicyError::Read(e) => write!(f, "unable to read it: {}", errtext::io_text(e)),
+            PolicyError::Empty => f.write_str("no setting"),
+            PolicyError::StableWithoutBackoff => f.write_str("stable needs backoff"),
             PolicyError::Line { line, problem } => {
-                write!(f, "{FILE}: line {line}: ")?;
+                write!(f, "line {line}: ")?;
                 match problem {
                     Problem::NotText => f.write_str("not text"),
                     Problem::Unknown(w) => write!(f, "unknown setting {w}"),
@@ -254,31 +256,19 @@ mod tests {
     #[test]
     fn bad_files_say_what_is_wrong() {
         let msg = |b: &[u8]| Policy::parse(b).expect_err("invalid").to_string();
-        assert_eq!(msg(b""), "restart-policy: no setting");
-        assert_eq!(msg(b"# only\n\n"), "restart-policy: no setting");
-        assert_eq!(msg(b"backoff 1 60\nretry 3\n"), "restart-policy: line 2: unknown setting retry");
-        assert_eq!(
-            msg(b"backoff 1\n"),
-            "restart-policy: line 1: usage: backoff <initial seconds> <cap seconds>"
-        );
-        assert_eq!(
-            msg(b"backoff 10 5\n"),
-            "restart-policy: line 1: backoff: the cap is below the initial delay"
-        );
-        assert_eq!(msg(b"backoff 1 5\nbackoff 1 5\n"), "restart-policy: line 2: backoff given twice");
-        assert_eq!(msg(b"stable 5\n"), "restart-policy: stable needs backoff");
-        assert_eq!(msg(b"give-up 0 10\n"), "restart-policy: line 1: usage: give-up <deaths> <seconds>");
-        assert_eq!(msg(b"give-up 101 10\n"), "restart-policy: line 1: usage: give-up <deaths> <seconds>");
-        assert_eq!(msg(b"give-up 3 1.5\n"), "restart-policy: line 1: usage: give-up <deaths> <seconds>");
-        assert_eq!(
-            msg(b"backoff -1 5\n"),
-            "restart-policy: line 1: usage: backoff <initial seconds> <cap seconds>"
-        );
-        assert_eq!(
-            msg(b"backoff 1 604801\n"),
-            "restart-policy: line 1: usage: backoff <initial seconds> <cap seconds>"
-        );
-        assert_eq!(msg(b"stable 1\nbackoff \xff\n"), "restart-policy: line 2: not text");
+        assert_eq!(msg(b""), "no setting");
+        assert_eq!(msg(b"# only\n\n"), "no setting");
+        assert_eq!(msg(b"backoff 1 60\nretry 3\n"), "line 2: unknown setting retry");
+        assert_eq!(msg(b"backoff 1\n"), "line 1: usage: backoff <initial seconds> <cap seconds>");
+        assert_eq!(msg(b"backoff 10 5\n"), "line 1: backoff: the cap is below the initial delay");
+        assert_eq!(msg(b"backoff 1 5\nbackoff 1 5\n"), "line 2: backoff given twice");
+        assert_eq!(msg(b"stable 5\n"), "stable needs backoff");
+        assert_eq!(msg(b"give-up 0 10\n"), "line 1: usage: give-up <deaths> <seconds>");
+        assert_eq!(msg(b"give-up 101 10\n"), "line 1: usage: give-up <deaths> <seconds>");
+        assert_eq!(msg(b"give-up 3 1.5\n"), "line 1: usage: give-up <deaths> <seconds>");
+        assert_eq!(msg(b"backoff -1 5\n"), "line 1: usage: backoff <initial seconds> <cap seconds>");
+        assert_eq!(msg(b"backoff 1 604801\n"), "line 1: usage: backoff <initial seconds> <cap seconds>");
+        assert_eq!(msg(b"stable 1\nbackoff \xff\n"), "line 2: not text");
     }
 
     #[test]

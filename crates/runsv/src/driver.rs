@@ -15,18 +15,28 @@
 //! Override scripts run synchronously, as in runit (a hanging `control/t`
 //! hangs runsv, §16.6); they are rare and short, and this keeps runit's
 //! ordering of TERM, CONT and the scripts exact.
+//!
+//! Extension (docs/health.md): after the locks, runsv reads the service's
+//! readiness declaration and `restart-policy` (bad ones are reported and
+//! ignored), and polls the readiness channel of [`crate::notify`] beside
+//! the FIFOs. Notices are read after reaping, so one from a `./run` that
+//! has just been reaped is dropped.
 
 use crate::group::{self, Leftover, Sweep};
-use crate::spawn::{self, LogPipe};
-use crate::supervisor::{Child, Effect, Event, Layout, Now, Record, Supervisor, Which};
+use crate::health::{Notice, parse_notify};
+use crate::notify::{self, NotifyPipe, NotifySocket, PipeNews};
+use crate::spawn::{self, LogPipe, Readiness};
+use crate::supervisor::{Child, Effect, Event, HealthConfig, Layout, Now, Record, Supervisor, Which};
 use crate::trim::Trim;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
+use runit_core::health::{self as health_file, Mechanism};
 use runit_core::instance::{self, Instance, Kind};
 use runit_core::process;
 use runit_core::report::Diag;
 use runit_core::selfpipe::{self, SignalPipe};
 use runit_core::supervise::{Failure, Fifo, Supervise};
+use runit_core::{deaths, policy};
 use std::collections::VecDeque;
 use std::ffi::OsStr;
 use std::fs::{self, File};
@@ -38,6 +48,8 @@ use std::time::Instant;
 const SIGNALS: Token = Token(0);
 const MAIN_CONTROL: Token = Token(1);
 const LOG_CONTROL: Token = Token(2);
+const NOTIFY_PIPE: Token = Token(3);
+const NOTIFY_SOCKET: Token = Token(4);
 /// Pidfds of swept group members use tokens from here on.
 const FIRST_MEMBER: usize = 16;
 
@@ -64,6 +76,13 @@ pub struct Runsv {
     log_ready: bool,
     term: bool,
     trim: Trim,
+    /// `notification-fd`: the descriptor number `./run` gets.
+    notification_fd: Option<i32>,
+    /// The current `./run`'s notification pipe, until it reported or ended.
+    notify_pipe: Option<NotifyPipe>,
+    notify_socket: Option<NotifySocket>,
+    /// The pipe or the socket has something to read.
+    notify_ready: bool,
 }
 
 fn fatal(what: &str, error: io::Error) -> Failure {
@@ -88,7 +107,6 @@ impl Runsv {
             }
             None => None,
         };
-        let mut sup = Supervisor::new(layout, now);
         Supervise::MAIN.create()?;
         let main_lock = Supervise::MAIN.lock(false)?;
         let log_lock = match log {
@@ -98,8 +116,13 @@ impl Runsv {
             }
             None => None,
         };
+        let (config, notify_socket) = health_config(&diag);
+        let mut sup = Supervisor::with_health(layout, config, now);
         let main_control = Supervise::MAIN.open_control()?;
         write_record(&diag, sup.initial_record(Which::Main));
+        if let Some(h) = sup.initial_health(now) {
+            write_health(&diag, &h);
+        }
         let log_control = match log {
             Some(_) => {
                 let c = Supervise::LOG.open_control()?;
@@ -121,6 +144,13 @@ impl Runsv {
         if let Some(c) = &log_control {
             register(c.read.as_raw_fd(), LOG_CONTROL)?;
         }
+        if let Some(s) = &notify_socket {
+            register(s.fd(), NOTIFY_SOCKET)?;
+        }
+        let notification_fd = match config.mechanism {
+            Mechanism::NotificationFd(n) => i32::try_from(n).ok(),
+            _ => None,
+        };
         Ok(Runsv {
             diag,
             signals,
@@ -140,6 +170,10 @@ impl Runsv {
             log_ready: false,
             term: false,
             trim: Trim::new(),
+            notification_fd,
+            notify_pipe: None,
+            notify_socket,
+            notify_ready: false,
         })
     }
 
@@ -150,6 +184,9 @@ impl Runsv {
             self.apply(Event::LoopStart);
             self.wait();
             self.reap();
+            if std::mem::take(&mut self.notify_ready) {
+                self.read_notices();
+            }
             if self.main_ready {
                 self.read_control(Which::Main);
             }
@@ -209,7 +246,7 @@ impl Runsv {
             .into_iter()
             .chain(self.sweeps.iter().map(|s| s.deadline))
             .min();
-        let mut timeout = if self.main_ready || self.log_ready {
+        let mut timeout = if self.main_ready || self.log_ready || self.notify_ready {
             Some(std::time::Duration::ZERO)
         } else {
             deadline.map(|d| d.saturating_duration_since(now))
@@ -233,6 +270,7 @@ impl Runsv {
                 }
                 MAIN_CONTROL => self.main_ready = true,
                 LOG_CONTROL => self.log_ready = true,
+                NOTIFY_PIPE | NOTIFY_SOCKET => self.notify_ready = true,
                 Token(id) => self.member_exited(id),
             }
         }
@@ -246,9 +284,42 @@ impl Runsv {
                     let _ = instance::write(sup, None);
                 }
             }
+            if pid == self.sup.run_pid() {
+                self.close_notify_pipe();
+            }
             // runit starts ./finish only if it can open the file for reading.
             let finish = File::open("finish").is_ok();
             self.apply(Event::ChildExited { pid, status, finish });
+        }
+    }
+
+    /// Extension: whatever the notification pipe or socket holds, as
+    /// notices about the current `./run`.
+    fn read_notices(&mut self) {
+        let run = self.sup.run_pid();
+        let news = self.notify_pipe.as_ref().map(NotifyPipe::read);
+        if matches!(news, Some(PipeNews::Ready | PipeNews::Closed)) {
+            self.close_notify_pipe();
+        }
+        if news == Some(PipeNews::Ready) {
+            self.apply(Event::Notify { pid: run, notice: Notice::Ready });
+        }
+        let mut notices = Vec::new();
+        if let Some(s) = &self.notify_socket {
+            s.receive(|sender, bytes| {
+                if notify::belongs_to(sender, run) {
+                    notices.extend(parse_notify(bytes));
+                }
+            });
+        }
+        for notice in notices {
+            self.apply(Event::Notify { pid: run, notice });
+        }
+    }
+
+    fn close_notify_pipe(&mut self) {
+        if let Some(p) = self.notify_pipe.take() {
+            let _ = self.poll.registry().deregister(&mut SourceFd(&p.read.as_raw_fd()));
         }
     }
 
@@ -311,6 +382,16 @@ impl Runsv {
                 self.log_pipe = None;
                 None
             }
+            Effect::WriteHealth(h) => {
+                write_health(&self.diag, &h);
+                None
+            }
+            Effect::RecordDeath(d) => {
+                if let Err(e) = deaths::record(&d) {
+                    self.diag.warn("unable to write supervise/deaths", Some(&e.error));
+                }
+                None
+            }
             Effect::Exit(code) => {
                 self.exit = Some(code);
                 None
@@ -323,7 +404,23 @@ impl Runsv {
     }
 
     fn spawn(&mut self, child: Child) -> Event {
-        match spawn::start(child, self.diag.prefix(), self.pipe()) {
+        let is_run = child == Child::Run;
+        let fd = self.notification_fd.filter(|_| is_run);
+        let pipe = fd.and_then(|n| match notify::pipe() {
+            Ok((read, write)) => Some((read, write, n)),
+            Err(e) => {
+                self.diag.warn("unable to create notification pipe", Some(&e));
+                None
+            }
+        });
+        let env = self.notify_socket.as_ref().filter(|_| is_run).map(NotifySocket::environment);
+        let ready = Readiness { fd: pipe.as_ref().map(|(_, w, n)| (w.as_raw_fd(), *n)), env: env.as_deref() };
+        let started = spawn::start(child, self.diag.prefix(), self.pipe(), ready);
+        // The child holds its copy of the write end; runsv's goes now.
+        if let (Ok(_), Some((read, _write, _))) = (&started, pipe) {
+            self.watch_notify_pipe(read);
+        }
+        match started {
             Ok(pid) => {
                 self.record_instance(child, pid);
                 Event::Spawned { child, pid }
@@ -332,6 +429,14 @@ impl Runsv {
                 self.diag.warn("unable to fork, sleeping", Some(&e));
                 Event::SpawnFailed { child }
             }
+        }
+    }
+
+    fn watch_notify_pipe(&mut self, read: NotifyPipe) {
+        self.close_notify_pipe();
+        let fd = read.read.as_raw_fd();
+        if self.poll.registry().register(&mut SourceFd(&fd), NOTIFY_PIPE, Interest::READABLE).is_ok() {
+            self.notify_pipe = Some(read);
         }
     }
 
@@ -380,6 +485,45 @@ impl Runsv {
     }
 }
 
+/// Extension: the readiness declaration and the restart policy of the
+/// service directory (the current directory). Problems are warnings; the
+/// service then behaves as runit's. A notify socket is created here.
+fn health_config(diag: &Diag) -> (HealthConfig, Option<NotifySocket>) {
+    let here = Path::new(".");
+    let (declared, both) = health_file::declared(here);
+    let mut mechanism = match declared {
+        Ok(m) => {
+            if both {
+                let (fd, sock) = (health_file::NOTIFICATION_FD, health_file::NOTIFY_SOCKET);
+                diag.warn(&format!("ignoring {sock}: {fd} takes precedence"), None);
+            }
+            m
+        }
+        Err(e) => {
+            diag.warn(&format!("ignoring {}: {e}", health_file::NOTIFICATION_FD), None);
+            if both { Mechanism::NotifySocket } else { Mechanism::None }
+        }
+    };
+    let mut socket = None;
+    if mechanism == Mechanism::NotifySocket {
+        match NotifySocket::bind() {
+            Ok(s) => socket = Some(s),
+            Err(e) => {
+                diag.warn(
+                    &format!("ignoring {}: unable to create socket", health_file::NOTIFY_SOCKET),
+                    Some(&e),
+                );
+                mechanism = Mechanism::None;
+            }
+        }
+    }
+    let policy = policy::read(here).unwrap_or_else(|e| {
+        diag.warn(&format!("ignoring {}: {e}", policy::FILE), None);
+        None
+    });
+    (HealthConfig { mechanism, policy: policy.unwrap_or_default() }, socket)
+}
+
 /// §2 step 4: is there a log service, and does `log/down` exist?
 fn log_layout(diag: &Diag) -> Option<bool> {
     match fs::metadata("log") {
@@ -394,6 +538,12 @@ fn log_layout(diag: &Diag) -> Option<bool> {
             None
         }
         Ok(_) => Some(fs::metadata("log/down").is_ok()),
+    }
+}
+
+fn write_health(diag: &Diag, health: &runit_core::health::Health) {
+    if let Err(e) = health_file::write(health) {
+        diag.warn("unable to write supervise/health", Some(&e.error));
     }
 }
 

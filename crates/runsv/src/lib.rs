@@ -8,11 +8,15 @@
 //! * [`group`]: process-group containment and the stop of a previous
 //!   instance left running by a killed runsv (runit-rs extensions, see
 //!   docs/runsv.md);
-//! * [`trim`]: dropping the program's clean pages while idle (memory).
+//! * [`trim`]: dropping the program's clean pages while idle (memory);
+//! * [`health`] and [`notify`]: readiness notification and crash-loop
+//!   control (runit-rs extensions, see docs/health.md).
 #![deny(missing_docs)]
 
 pub mod driver;
 pub mod group;
+pub mod health;
+pub mod notify;
 pub mod spawn;
 pub mod supervisor;
 pub mod trim;

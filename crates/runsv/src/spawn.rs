@@ -13,6 +13,10 @@
 //! child and the parent call `setpgid`, so the group exists as soon as
 //! `fork` returns). Override scripts stay in runsv's group, as they are
 //! waited for synchronously.
+//!
+//! Extension (docs/health.md): `./run` of a service that opted in gets the
+//! write end of its notification pipe as the declared descriptor, or
+//! `NOTIFY_SOCKET` in its environment ([`Readiness`]).
 
 use crate::ExitCode;
 use crate::supervisor::Child;
@@ -33,8 +37,18 @@ pub struct LogPipe {
     pub write: RawFd,
 }
 
+/// What `./run` gets to report readiness (extension; empty for everything
+/// else).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Readiness<'a> {
+    /// `(write end, descriptor number)`: `notification-fd`.
+    pub fd: Option<(RawFd, i32)>,
+    /// The whole environment, with `NOTIFY_SOCKET`: `notify-socket`.
+    pub env: Option<&'a [CString]>,
+}
+
 /// Starts a service process; returns its pid.
-pub fn start(what: Child, prefix: &[u8], pipe: Option<LogPipe>) -> io::Result<u32> {
+pub fn start(what: Child, prefix: &[u8], pipe: Option<LogPipe>, ready: Readiness<'_>) -> io::Result<u32> {
     let code = ExitCode::Fatal as i32;
     let (argv, name): (Vec<String>, &str) = match what {
         Child::Run => (vec!["./run".into()], "./run"),
@@ -64,7 +78,14 @@ pub fn start(what: Child, prefix: &[u8], pipe: Option<LogPipe>) -> io::Result<u3
                 child::die(&fd_msg, &e, code);
             }
         }
-        let e = prog.exec(None);
+        // After stdout: the pipe's ends are above 2, so nothing set up
+        // above can have replaced them.
+        if let Some((from, to)) = ready.fd
+            && let Err(e) = child::dup2(from, to)
+        {
+            child::die(&fd_msg, &e, code);
+        }
+        let e = prog.exec(ready.env);
         child::die(&start_msg, &e, code)
     })?;
     // SAFETY: plain system call; failure (the child already exec'd after

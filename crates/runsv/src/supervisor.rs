@@ -31,8 +31,25 @@
 //! later; `u` and `o` never start `./run` before the second is over (the
 //! start happens when it ends), `d` and `x` cancel a start that `o` asked
 //! for, and `x` lets runsv exit without waiting for the second to pass.
+//!
+//! # Extension: service health (docs/health.md)
+//!
+//! The main service also has a [`Tracker`]: readiness notices
+//! ([`Event::Notify`]) and the ends of `./run` feed it; it answers with a
+//! restart decision when the service goes down. Holds before a start form a
+//! small timer table per service ([`Hold`]): runit's throttle, the fork
+//! retry, and the restart policy's back-off; the start waits for the last
+//! of them. After each event the supervisor derives the `supervise/health`
+//! record and asks for a write ([`Effect::WriteHealth`]) only when it
+//! changed. None of this touches the 20-byte status record: a service that
+//! the policy gave up on is simply down with want up, and a back-off looks
+//! like runit's throttle second, only longer.
 
+use crate::health::{Decision, Notice, Tracker, View};
 use runit_core::control::ControlByte;
+use runit_core::deaths::{Cause, Death};
+use runit_core::health::{Health, Mechanism};
+use runit_core::policy::Policy;
 use runit_core::process::WaitStatus;
 use runit_core::status::{State, Status, Want, stat_text};
 use runit_core::tai::Tai64N;
@@ -42,6 +59,45 @@ use std::time::{Duration, Instant};
 pub const THROTTLE: Duration = Duration::from_secs(1);
 /// After a failed `fork`, runit waits this long before trying again.
 pub const FORK_RETRY: Duration = Duration::from_secs(5);
+
+/// Why a start is held back: the kinds of the per-service timer table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Hold {
+    /// runit's one full second after a `./run` that lived less than that.
+    Throttle,
+    /// Five seconds after a failed `fork`.
+    ForkRetry,
+    /// The restart policy's back-off (extension).
+    Backoff,
+}
+
+impl Hold {
+    const ALL: usize = 3;
+
+    fn index(self) -> usize {
+        match self {
+            Hold::Throttle => 0,
+            Hold::ForkRetry => 1,
+            Hold::Backoff => 2,
+        }
+    }
+}
+
+/// The main service's health configuration, read from the service
+/// directory at start-up (extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthConfig {
+    /// The declared readiness mechanism.
+    pub mechanism: Mechanism,
+    /// The restart policy (empty: runit's behaviour).
+    pub policy: Policy,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig { mechanism: Mechanism::None, policy: Policy::default() }
+    }
+}
 
 /// The two services a runsv supervises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,7 +163,7 @@ pub enum Then {
 }
 
 /// Something that happened.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event {
     /// Top of runit's main loop: start what should run.
     LoopStart,
@@ -154,6 +210,15 @@ pub enum Event {
     },
     /// Bottom of runit's main loop: the exit check (§12).
     LoopEnd,
+    /// Extension: the `./run` with this pid (or a member of its process
+    /// group) sent a readiness notice. Ignored unless that `./run` is the
+    /// current one.
+    Notify {
+        /// The `./run` the driver attributed the notice to.
+        pid: u32,
+        /// What it said.
+        notice: Notice,
+    },
 }
 
 /// One update of a service's `pid`/`stat`/`status` files (§4).
@@ -200,6 +265,10 @@ pub enum Effect {
     },
     /// Close both ends of the log pipe so `log/run` sees end-of-file.
     CloseLogPipe,
+    /// Extension: replace `supervise/health`.
+    WriteHealth(Health),
+    /// Extension: append to `supervise/deaths`.
+    RecordDeath(Death),
     /// Exit with this code.
     Exit(i32),
 }
@@ -219,8 +288,11 @@ struct Service {
     /// When the current or last `./run` started (for the throttle).
     run_started: Option<Instant>,
     wait_status: WaitStatus,
-    /// No start before this (throttle, fork retry).
-    hold_until: Option<Instant>,
+    /// No start before the latest of these (the timer table).
+    holds: [Option<Instant>; Hold::ALL],
+    /// The restart policy gave up (main only, extension): no start until
+    /// `u`, `o` or `d` clears it.
+    failed: bool,
     /// `o` asked for one start while the service was down.
     once: bool,
     /// The exit sequence closed the log pipe (log only).
@@ -239,7 +311,8 @@ impl Service {
             stamp: now.stamp,
             run_started: None,
             wait_status: WaitStatus(0),
-            hold_until: None,
+            holds: [None; Hold::ALL],
+            failed: false,
             once: false,
             closing: false,
         }
@@ -250,12 +323,28 @@ impl Service {
     }
 
     fn held(&self, now: Now) -> bool {
-        self.hold_until.is_some_and(|t| now.mono < t)
+        self.release().is_some_and(|t| now.mono < t)
     }
 
-    /// A start is due once any hold has passed.
+    /// When the last hold ends.
+    fn release(&self) -> Option<Instant> {
+        self.holds.iter().flatten().max().copied()
+    }
+
+    fn hold(&mut self, kind: Hold, until: Option<Instant>) {
+        if let Some(slot) = self.holds.get_mut(kind.index()) {
+            *slot = until;
+        }
+    }
+
+    fn hold_of(&self, kind: Hold) -> Option<Instant> {
+        self.holds.get(kind.index()).copied().flatten()
+    }
+
+    /// A start is due once every hold has passed.
     fn wants_start(&self) -> bool {
-        self.pid == 0 && (self.want == Want::Up || self.once || self.state == State::Finish)
+        self.pid == 0
+            && (self.state == State::Finish || (!self.failed && (self.want == Want::Up || self.once)))
     }
 
     fn status(&self) -> Status {
@@ -288,6 +377,9 @@ pub struct Supervisor {
     /// set at start-up, consumed by whichever service writes next.
     pid_changed: bool,
     exiting: bool,
+    /// The main pid is a `./run` (not `./finish`).
+    main_is_run: bool,
+    health: Tracker,
     out: Vec<Effect>,
 }
 
@@ -295,13 +387,31 @@ impl Supervisor {
     /// The initial state (§2 step 3-4): down, want up unless `down` exists,
     /// timestamps = now.
     pub fn new(layout: Layout, now: Now) -> Self {
+        Self::with_health(layout, HealthConfig::default(), now)
+    }
+
+    /// As [`Supervisor::new`], for a main service with a readiness
+    /// mechanism and/or a restart policy (extension).
+    pub fn with_health(layout: Layout, health: HealthConfig, now: Now) -> Self {
         Supervisor {
             main: Service::new(layout.down, now),
             log: layout.log.map(|down| Service::new(down, now)),
             pid_changed: true,
             exiting: false,
+            main_is_run: false,
+            health: Tracker::new(health.mechanism, health.policy),
             out: Vec::new(),
         }
+    }
+
+    /// The pid of the current `./run` (0 if none, or `./finish` runs).
+    pub fn run_pid(&self) -> u32 {
+        if self.main_is_run && self.main.state == State::Run { self.main.pid } else { 0 }
+    }
+
+    /// The `supervise/health` record to write at start-up (extension).
+    pub fn initial_health(&mut self, now: Now) -> Option<Health> {
+        self.health.changed(self.health_view(), now)
     }
 
     /// True if there is a log service.
@@ -330,7 +440,7 @@ impl Supervisor {
             .into_iter()
             .flatten()
             .filter(|s| s.wants_start() && !(s.closing || self.exiting))
-            .filter_map(|s| s.hold_until)
+            .filter_map(Service::release)
             .min()
     }
 
@@ -348,6 +458,12 @@ impl Supervisor {
             Event::SpawnFailed { child } => self.spawn_failed(child, now),
             Event::OverrideDone { byte, then, success } => self.override_done(byte, then, success),
             Event::LoopEnd => self.exit_check(),
+            Event::Notify { pid, notice } => self.notified(pid, notice),
+        }
+        if !self.exiting
+            && let Some(h) = self.health.changed(self.health_view(), now)
+        {
+            self.out.push(Effect::WriteHealth(h));
         }
         std::mem::take(&mut self.out)
     }
@@ -379,12 +495,18 @@ impl Supervisor {
     fn spawned(&mut self, child: Child, pid: u32, now: Now) {
         let which = child.which();
         self.pid_changed = true;
+        if which == Which::Main {
+            self.main_is_run = child == Child::Run;
+            if child == Child::Run {
+                self.health.started();
+            }
+        }
         let Some(s) = self.service_mut(which) else { return };
         s.pid = pid;
         s.paused = false;
         s.got_term = false;
         s.stop_sent = false;
-        s.hold_until = None;
+        s.holds = [None; Hold::ALL];
         if let Child::Finish { .. } = child {
             // The finish state keeps the run's timestamp (§5).
             s.state = State::Finish;
@@ -399,7 +521,7 @@ impl Supervisor {
 
     fn spawn_failed(&mut self, child: Child, now: Now) {
         if let Some(s) = self.service_mut(child.which()) {
-            s.hold_until = Some(now.mono + FORK_RETRY);
+            s.hold(Hold::ForkRetry, Some(now.mono + FORK_RETRY));
         }
     }
 
@@ -419,22 +541,51 @@ impl Supervisor {
     fn main_ended(&mut self, status: WaitStatus, finish: bool, now: Now) {
         let pgid = self.main.pid;
         self.pid_changed = true;
+        let was_run = std::mem::take(&mut self.main_is_run);
         let m = &mut self.main;
         m.pid = 0;
         m.wait_status = status;
         let stopped = m.got_term || m.stop_sent;
         m.got_term = false;
         m.stop_sent = false;
-        if m.state != State::Finish && finish {
-            m.state = State::Finish;
-        } else {
+        if was_run {
+            let cause = match (stopped, m.want) {
+                (true, _) => Cause::Stopped,
+                (false, Want::Up) => Cause::Died,
+                (false, _) => Cause::Ended,
+            };
+            let death = self.health.run_ended(now, m.run_started, status, cause, pgid);
+            self.out.push(Effect::RecordDeath(death));
+        }
+        let m = &mut self.main;
+        let down = !(m.state != State::Finish && finish);
+        if down {
             m.state = State::Down;
             Self::throttle(m, now);
+        } else {
+            m.state = State::Finish;
         }
         let sweep = m.want != Want::Up || stopped;
         self.write(Which::Main);
         if sweep {
             self.out.push(Effect::Sweep { pgid });
+        }
+        if down {
+            self.weigh_death(now);
+        }
+    }
+
+    /// Extension: the main service is down; the restart policy weighs the
+    /// last death (back-off hold, or give up and sweep the last group).
+    fn weigh_death(&mut self, now: Now) {
+        let m = &mut self.main;
+        match self.health.went_down(m.want == Want::Up) {
+            Decision::Restart => {}
+            Decision::Hold(delay) => m.hold(Hold::Backoff, Some(now.mono + delay)),
+            Decision::GiveUp { pgid } => {
+                m.failed = true;
+                self.out.push(Effect::Sweep { pgid });
+            }
         }
     }
 
@@ -458,7 +609,7 @@ impl Supervisor {
     /// if `./run` started less than a second ago (§9).
     fn throttle(s: &mut Service, now: Now) {
         if s.run_started.is_some_and(|t| now.mono < t + THROTTLE) {
-            s.hold_until = Some(now.mono + THROTTLE);
+            s.hold(Hold::Throttle, Some(now.mono + THROTTLE));
         }
         s.stamp = now.stamp;
     }
@@ -491,20 +642,36 @@ impl Supervisor {
     }
 
     /// `u`: want up; the start happens at the top of the next iteration.
+    /// Extension: clears a given-up failure (a back-off keeps running).
     fn up(&mut self, which: Which) {
+        self.clear_failure(which);
         self.set_want(which, Want::Up);
         self.write(which);
     }
 
-    /// `d`: want down; stop a running process.
+    /// `d`: want down; stop a running process. Extension: also ends any
+    /// crash loop (failure, back-off and its count).
     fn down(&mut self, which: Which) {
+        self.clear_failure(which);
+        if which == Which::Main {
+            self.main.hold(Hold::Backoff, None);
+            self.health.reset();
+        }
         self.set_want(which, Want::Down);
         self.write(which);
         self.stop_if_running(which);
     }
 
+    /// Extension: `u`, `o` and `d` clear a given-up failure and its count.
+    fn clear_failure(&mut self, which: Which) {
+        if which == Which::Main && std::mem::take(&mut self.main.failed) {
+            self.health.reset();
+        }
+    }
+
     /// `o`: want down; start once if no process exists.
     fn once(&mut self, which: Which) {
+        self.clear_failure(which);
         self.set_want(which, Want::Down);
         if let Some(s) = self.service_mut(which)
             && s.pid == 0
@@ -649,6 +816,25 @@ impl Supervisor {
                 self.exiting = true;
                 self.out.push(Effect::Exit(0));
             }
+        }
+    }
+
+    // ----- health (extension) -----
+
+    fn notified(&mut self, pid: u32, notice: Notice) {
+        if pid != 0 && pid == self.run_pid() {
+            self.health.notice(notice);
+        }
+    }
+
+    fn health_view(&self) -> View {
+        let m = &self.main;
+        let run_pid = self.run_pid();
+        View {
+            run_pid,
+            stop_sent: run_pid != 0 && m.stop_sent,
+            failed: m.failed,
+            backoff_until: m.hold_of(Hold::Backoff).filter(|_| m.wants_start()).and(m.release()),
         }
     }
 

@@ -21,6 +21,10 @@ struct Sim {
     fork_fails: bool,
     last: HashMap<&'static str, Record>,
     pid_file: HashMap<&'static str, Option<u32>>,
+    /// `supervise/health` records written, in order (kept off the trace).
+    health: Vec<Health>,
+    /// `supervise/deaths` lines appended.
+    deaths: Vec<Death>,
 }
 
 fn name(which: Which) -> &'static str {
@@ -32,10 +36,14 @@ fn name(which: Which) -> &'static str {
 
 impl Sim {
     fn new(layout: Layout) -> Sim {
+        Sim::with_health(layout, HealthConfig::default())
+    }
+
+    fn with_health(layout: Layout, config: HealthConfig) -> Sim {
         let t0 = Instant::now();
         let now = Now { mono: t0, stamp: Tai64N::from_unix_micros(1_700_000_000, 0) };
         let mut sim = Sim {
-            sup: Supervisor::new(layout, now),
+            sup: Supervisor::with_health(layout, config, now),
             t0,
             clock: Duration::ZERO,
             next_pid: 100,
@@ -45,7 +53,12 @@ impl Sim {
             fork_fails: false,
             last: HashMap::new(),
             pid_file: HashMap::new(),
+            health: Vec::new(),
+            deaths: Vec::new(),
         };
+        if let Some(h) = sim.sup.initial_health(now) {
+            sim.health.push(h);
+        }
         let main = sim.sup.initial_record(Which::Main).unwrap();
         sim.record(main);
         if sim.sup.has_log() {
@@ -114,6 +127,14 @@ impl Sim {
                     self.trace.push(format!("exit {code}"));
                     None
                 }
+                Effect::WriteHealth(h) => {
+                    self.health.push(h);
+                    None
+                }
+                Effect::RecordDeath(d) => {
+                    self.deaths.push(d);
+                    None
+                }
             };
             if let Some(ev) = answer {
                 let more = self.sup.handle(ev, self.now());
@@ -143,8 +164,8 @@ impl Sim {
     /// the exit check, then the top of the next pass (which the driver runs
     /// before it waits again).
     fn step(&mut self, events: &[Event]) {
-        for &e in events {
-            self.feed(e);
+        for e in events {
+            self.feed(e.clone());
         }
         self.feed(Event::LoopEnd);
         self.feed(Event::LoopStart);
@@ -670,3 +691,6 @@ fn crash_with_want_up_keeps_the_group() {
     s.exited(100, WaitStatus::signaled(libc::SIGKILL, false));
     assert_eq!(s.take(), ["KILL 100", "main: down", "sweep 100"]);
 }
+
+#[path = "supervisor_health_tests.rs"]
+mod health;
