@@ -56,10 +56,10 @@ pub fn ours(name: &str) -> PathBuf {
     p
 }
 
-/// Path of Debian's C runit program `name`, if installed.
+/// Path of Debian's C runit program `name`, if installed (Debian puts most
+/// in /usr/bin, and runit, runsvchdir and utmpset in /usr/sbin).
 pub fn theirs(name: &str) -> Option<PathBuf> {
-    let p = Path::new("/usr/bin").join(name);
-    if p.exists() { Some(p) } else { None }
+    ["/usr/bin", "/usr/sbin"].iter().map(|d| Path::new(d).join(name)).find(|p| p.exists())
 }
 
 /// Returns the C program or prints why the test is skipped and returns from
@@ -349,8 +349,6 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Outcome {
     kill_tagged(p.pid, &p.tag);
     let stdout = String::from_utf8_lossy(&t_out.join().unwrap()).into_owned();
     let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
-    use std::os::unix::process::ExitStatusExt;
-    let _ = status.signal();
     Outcome { code: status.code(), stdout, stderr }
 }
 
