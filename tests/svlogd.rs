@@ -666,3 +666,46 @@ fn disk_full_deletes_old_files_down_to_big_n() {
 fn is_svlogd(pid: i32) -> bool {
     fs::read_link(format!("/proc/{pid}/exe")).is_ok_and(|p| p.ends_with("svlogd"))
 }
+
+/// runit 2.3.0 never prunes the file it has just rotated (2.1.2 could,
+/// when the clock had gone backwards and the new name sorted first).
+#[test]
+fn pruning_spares_the_file_just_rotated() {
+    let s = Scratch::new("svlogd-prune-new");
+    let d = logdir(s.path(), "d", Some("n1\n!cat\n"));
+    // A name from the far future sorts after anything rotated now.
+    fs::write(d.join("@4fffffffffffffff00000000.s"), "future\n").unwrap();
+    let mut l = Live::start(&svlogd(), &["d"], s.path());
+    l.write(b"x\n");
+    wait_content(&d.join("current"), "x\n");
+    l.signal(libc::SIGALRM);
+    let old = wait_for(DEADLINE, || {
+        let v = old_files(&d);
+        (v.len() == 1 && v[0].ends_with(".s") && !v[0].starts_with("@4fff")).then_some(v)
+    });
+    let old = old.unwrap_or_else(|| panic!("{:?}", old_files(&d)));
+    assert_eq!(read(d.join(&old[0])), "x\n");
+    l.close_input();
+    assert_eq!(l.wait(), Some(0));
+}
+
+/// runit 2.3.0 counts unfinished `.u` files towards `n` and may prune the
+/// oldest of them; Debian's 2.1.2 counts and deletes only `.s` files, so
+/// `.u` files left by crashes pile up there.
+#[test]
+fn pruning_counts_unfinished_files() {
+    let s = Scratch::new("svlogd-prune-u");
+    let d = logdir(s.path(), "d", Some("n3\n"));
+    for (name, body) in [("@400000000000000000000000.u", "0\n"), ("@400000000000000000000001.u", "1\n")] {
+        fs::write(d.join(name), body).unwrap();
+    }
+    fs::write(d.join("@400000000000000000000002.s"), "2\n").unwrap();
+    fs::write(d.join("current"), "3\n").unwrap();
+    harness::chmod(d.join("current"), 0o644);
+    // Start-up renames the unclean current to a fourth old file and prunes.
+    let r = feed(&svlogd(), &["-v", "d"], s.path(), b"");
+    assert!(r.stderr.contains("svlogd: info: delete: d/@400000000000000000000000.u\n"), "{}", r.stderr);
+    let old = old_files(&d);
+    assert_eq!(old.len(), 3, "{old:?}");
+    assert_eq!(&old[..2], ["@400000000000000000000001.u", "@400000000000000000000002.s"]);
+}

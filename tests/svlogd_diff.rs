@@ -192,3 +192,25 @@ fn version_prints_an_id_then_usage() {
         format!("{:?} {}", r.code, rest)
     });
 }
+
+#[test]
+fn processor_descriptors_and_signals() {
+    // The processor's open descriptors and signal mask are runit's
+    // protocol: 0, 1, 2, 4, 5 (plus the one the shell's glob opens) and
+    // SIGCHLD blocked.
+    let cfg = "!cat >/dev/null; cd /proc/$$/fd && echo *; grep -E '^Sig(Blk|Ign)' /proc/$$/status\n";
+    same("processor-fds", |bin, root| {
+        let d = logdir(root, "d", Some(cfg));
+        let mut l = util::Live::start(bin, &["d"], root);
+        l.write(b"x\n");
+        harness::wait_until(util::DEADLINE, "current", || harness::read(d.join("current")) == "x\n");
+        l.signal(libc::SIGALRM);
+        let done = harness::wait_for(util::DEADLINE, || {
+            let v = util::old_files(&d);
+            (v.len() == 1 && v[0].ends_with(".s")).then_some(v)
+        });
+        l.close_input();
+        assert_eq!(l.wait(), Some(0));
+        format!("{done:?}\n{}", describe(&d)).replace(&done.map(|v| v[0].clone()).unwrap_or_default(), "@X.s")
+    });
+}

@@ -97,7 +97,13 @@ impl Processor {
 
     fn fork_child(&self) -> io::Result<i32> {
         let plan = ChildPlan::new(self)?;
-        fork(|| plan.run())
+        // Our handlers must not run in the child before exec (they would
+        // write to the self-pipe it shares with us): block the signals
+        // around fork; the child sets runit's mask itself.
+        let old = mask(libc::SIG_BLOCK, &[libc::SIGTERM, libc::SIGALRM, libc::SIGHUP, libc::SIGCHLD]);
+        let pid = fork(|| plan.run());
+        restore(&old);
+        pid
     }
 
     /// Waits for the processor (blocking) and does its bookkeeping,
@@ -272,7 +278,7 @@ impl ChildPlan {
 }
 
 /// runit's processor signal state: TERM, ALRM and HUP at their default
-/// action and unblocked, SIGCHLD blocked.
+/// action and unblocked, SIGCHLD blocked (the caller blocked all four).
 fn child_signals(restore_sigpipe: bool) {
     for sig in [libc::SIGTERM, libc::SIGALRM, libc::SIGHUP] {
         child::default_signal(sig);
@@ -280,16 +286,27 @@ fn child_signals(restore_sigpipe: bool) {
     if restore_sigpipe {
         child::default_signal(libc::SIGPIPE);
     }
-    // SAFETY: the sets are initialised by sigemptyset before use.
+    mask(libc::SIG_UNBLOCK, &[libc::SIGTERM, libc::SIGALRM, libc::SIGHUP]);
+}
+
+/// `sigprocmask(how, signals)`; returns the previous mask.
+fn mask(how: i32, signals: &[i32]) -> libc::sigset_t {
+    // SAFETY: the sets are initialised by sigemptyset before use and the
+    // pointers are valid for the call.
     unsafe {
         let mut set: libc::sigset_t = std::mem::zeroed();
+        let mut old: libc::sigset_t = std::mem::zeroed();
         libc::sigemptyset(&mut set);
-        for sig in [libc::SIGTERM, libc::SIGALRM, libc::SIGHUP] {
+        for &sig in signals {
             libc::sigaddset(&mut set, sig);
         }
-        libc::sigprocmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
-        libc::sigemptyset(&mut set);
-        libc::sigaddset(&mut set, libc::SIGCHLD);
-        libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+        libc::sigprocmask(how, &set, &mut old);
+        old
     }
+}
+
+/// Puts back a mask returned by [`mask`].
+fn restore(old: &libc::sigset_t) {
+    // SAFETY: `old` is a mask sigprocmask filled in.
+    unsafe { libc::sigprocmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
 }
