@@ -214,3 +214,46 @@ fn processor_descriptors_and_signals() {
         format!("{done:?}\n{}", describe(&d)).replace(&done.map(|v| v[0].clone()).unwrap_or_default(), "@X.s")
     });
 }
+
+/// SIGTERM in the middle of a line: the line is completed from the pipe and
+/// dropped; in the middle of a cut line's tail, the tail is completed and
+/// written.
+#[test]
+fn term_during_partial_lines() {
+    for (args, first, rest) in [
+        (&["-v", "d"][..], &b"l1\nabc"[..], &b"def\nghi\n"[..]),
+        (&["-v", "-l", "5", "d"], b"l1\nabcdefghij", b"XYZ\nghi\n"),
+    ] {
+        same("term-partial", |bin, root| {
+            let d = logdir(root, "d", None);
+            let mut l = util::Live::start(bin, args, root);
+            l.write(first);
+            harness::wait_until(util::DEADLINE, "first line", || {
+                harness::read(d.join("current")).starts_with("l1\n")
+            });
+            l.signal(libc::SIGTERM);
+            harness::wait_until(util::DEADLINE, "sigterm", || l.stderr().contains("sigterm received."));
+            l.write(rest);
+            let code = l.wait();
+            format!("{code:?} {}\n{}", l.stderr(), describe(&d))
+        });
+    }
+}
+
+#[test]
+fn udp_datagrams() {
+    same("udp", |bin, root| {
+        let rx = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        rx.set_read_timeout(Some(util::DEADLINE)).unwrap();
+        let port = rx.local_addr().unwrap().port();
+        let d = logdir(root, "d", Some(&format!("u127.0.0.1:{port}\np<p>\n-*skip*\n")));
+        let r = feed(bin, &["-t", "-l", "10", "d"], root, b"hello\nskip me\n0123456789abcdef\nbye\n");
+        let mut got = String::new();
+        let mut buf = [0u8; 2048];
+        for _ in 0..3 {
+            let n = rx.recv(&mut buf).expect("datagram");
+            got.push_str(&mask(&buf[..n]));
+        }
+        format!("{:?}\n{got}\n{}", r.code, describe(&d))
+    });
+}
