@@ -127,11 +127,15 @@ impl Boot {
             .env_remove("RUNIT_CONSOLE")
             .env_remove("RUNIT_CONTAINER")
             .env_remove("RUNIT_SHUTDOWN_TIMEOUT");
-        let proc = Proc::spawn(&mut cmd);
+        let mut proc = Proc::spawn(&mut cmd);
         let unshare = proc.pid();
+        // A boot that ends by itself may be over before it is seen (0).
         let pid1 = wait_for(SOON, || {
             let children = read(format!("/proc/{unshare}/task/{unshare}/children"));
-            children.split_whitespace().next()?.parse::<i32>().ok()
+            match children.split_whitespace().next().and_then(|p| p.parse::<i32>().ok()) {
+                Some(pid) => Some(pid),
+                None => proc.try_wait().map(|_| 0),
+            }
         })
         .unwrap();
         Boot { s, console, proc, pid1 }

@@ -161,12 +161,17 @@ impl Tree {
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let proc = Proc::spawn_logging(&mut cmd, self.path("unshare.stderr"));
+        let mut proc = Proc::spawn_logging(&mut cmd, self.path("unshare.stderr"));
         let unshare = proc.pid();
+        // A quick boot can be over before its process 1 is seen: then
+        // there is no pid to know (0), and nothing to signal.
         let pid1 = wait_for(SOON, || {
-            let children =
-                std::fs::read_to_string(format!("/proc/{unshare}/task/{unshare}/children")).ok()?;
-            children.split_whitespace().next()?.parse::<i32>().ok()
+            let children = std::fs::read_to_string(format!("/proc/{unshare}/task/{unshare}/children"))
+                .unwrap_or_default();
+            match children.split_whitespace().next().and_then(|p| p.parse::<i32>().ok()) {
+                Some(pid) => Some(pid),
+                None => proc.try_wait().map(|_| 0),
+            }
         })
         .expect("the namespace's process 1");
         Pid1 { tree: self, proc, pid1 }
@@ -197,7 +202,8 @@ pub fn services(t: &Tree) {
 pub struct Pid1 {
     pub tree: Tree,
     pub proc: Proc,
-    /// Process 1's pid as seen from the test (outside the namespace).
+    /// Process 1's pid as seen from the test (outside the namespace); 0
+    /// when the boot ended before it was seen.
     pub pid1: i32,
 }
 
@@ -267,6 +273,7 @@ impl Pid1 {
     /// Sends `sig` to process 1 from outside the namespace (as `docker
     /// stop` does).
     pub fn signal(&self, sig: i32) {
+        assert!(self.pid1 > 0, "process 1 ended before it could be signalled");
         // SAFETY: signalling the process 1 this test started.
         unsafe { libc::kill(self.pid1, sig) };
     }
@@ -278,6 +285,7 @@ impl Pid1 {
     /// counts as success too. Its exit code proper is checked in
     /// crates/runit/tests/cli.rs against a stand-in process 1.
     pub fn runit_init(&self, arg: &str) {
+        assert!(self.pid1 > 0, "process 1 ended before runit-init could run");
         let mut cmd = Command::new("nsenter");
         cmd.arg("-t")
             .arg(self.pid1.to_string())
@@ -317,6 +325,7 @@ impl Pid1 {
 
     /// Zombie children of process 1.
     pub fn zombies(&self) -> Vec<i32> {
+        assert!(self.pid1 > 0, "process 1 ended early");
         let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
         entries
             .flatten()
