@@ -164,6 +164,7 @@ impl Boot {
 
     /// The stopit protocol, with the flag where this runit looks for it.
     fn stop(&self, stopit: &Path) {
+        assert!(self.pid1 > 0, "process 1 ended before the request");
         let mut cmd = Command::new("nsenter");
         cmd.arg("-t")
             .arg(self.pid1.to_string())
