@@ -84,7 +84,9 @@ version=$(awk '/^\[/ { inside = ($0 == "[workspace.package]") }
     inside && $1 == "version" { sub(/^[^=]*= *"/, ""); sub(/" *$/, ""); print; exit }' "$top/Cargo.toml")
 name=$(field name)
 revision=$(field revision)
-[ -n "$summary" ] && [ -n "$name" ] && [ -n "$revision" ] || die "incomplete metadata in $manifest"
+if [ -z "$summary" ] || [ -z "$name" ] || [ -z "$revision" ]; then
+    die "incomplete metadata in $manifest"
+fi
 [ -n "$version" ] || die "no [workspace.package] version in $top/Cargo.toml"
 
 if [ "$build" = 1 ]; then

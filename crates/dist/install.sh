@@ -225,7 +225,9 @@ ours_or_absent() {
     old_ifs=$IFS
     IFS=:
     for p in $PATH; do
-        [ -n "$p" ] && [ "$p" != "$BINDIR" ] || continue
+        if [ -z "$p" ] || [ "$p" = "$BINDIR" ]; then
+            continue
+        fi
         if [ -x "$p/$1" ] && [ ! -d "$p/$1" ]; then
             case $(readlink "$p/$1" 2>/dev/null || true) in
             chpst | */chpst) continue ;;

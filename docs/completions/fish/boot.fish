@@ -1,0 +1,42 @@
+# fish completion for boot (runit-rs):
+# boot [--root dir] [--config file] [--catalogue dir] [--source spec]...
+#      [--bin-dir dir] plan|up|down|status|tags|render [command options]
+
+set -l __runit_rs_boot_commands plan up down status tags render
+
+function __runit_rs_boot_sources
+    set -l tok (commandline -ct)
+    switch $tok
+        case 'static:*' 'describe-tags:*' 'legacy:*'
+            set -l kind (string split -m1 : -- $tok)[1]
+            for f in (__fish_complete_path (string replace -r '^[^:]*:' '' -- $tok))
+                echo $kind:$f
+            end
+        case '*'
+            printf '%s\n' imds\t'EC2 instance metadata (IMDSv2)' env\t'BOOT_TAG_<key> variables' \
+                static\t'the catalogue tags.toml' static:\t'a TOML tags file' \
+                describe-tags:\t'JSON from aws ec2 describe-tags' legacy:\t'text of the old EC2 API tools' \
+                'imds?'\t'EC2 metadata, optional' 'env?'\t'environment, optional'
+    end
+end
+
+complete -c boot -f
+complete -c boot -n "not __fish_seen_subcommand_from $__runit_rs_boot_commands" -a plan -d 'Print what up would do'
+complete -c boot -n "not __fish_seen_subcommand_from $__runit_rs_boot_commands" -a up -d 'Render and start the services of the mode'
+complete -c boot -n "not __fish_seen_subcommand_from $__runit_rs_boot_commands" -a down -d 'Stop everything, leave the box as new'
+complete -c boot -n "not __fish_seen_subcommand_from $__runit_rs_boot_commands" -a status -d 'Mode, services and their state'
+complete -c boot -n "not __fish_seen_subcommand_from $__runit_rs_boot_commands" -a tags -d 'Merged tags and their sources'
+complete -c boot -n "not __fish_seen_subcommand_from $__runit_rs_boot_commands" -a render -d 'Render the service directories into --out'
+
+complete -c boot -s r -l root -x -a '(__fish_complete_directories)' -d 'Root of the installation'
+complete -c boot -l config -r -F -d 'Configuration file'
+complete -c boot -s c -l catalogue -x -a '(__fish_complete_directories)' -d 'Service catalogue'
+complete -c boot -l catalog -x -a '(__fish_complete_directories)' -d 'Service catalogue'
+complete -c boot -s s -l source -x -a '(__runit_rs_boot_sources)' -d 'Tag source (repeatable)'
+complete -c boot -l bin-dir -x -a '(__fish_complete_directories)' -d 'Where the runit programs are'
+complete -c boot -n '__fish_seen_subcommand_from plan up' -l allow-mode-change -d 'Allow changing the mode'
+complete -c boot -n '__fish_seen_subcommand_from plan up' -l allow-service-change -d 'Allow changing the service'
+complete -c boot -n '__fish_seen_subcommand_from up' -l spawn-runsvdir -d 'Start runsvdir if none runs'
+complete -c boot -n '__fish_seen_subcommand_from down' -l purge -d 'Also remove data and logs'
+complete -c boot -n '__fish_seen_subcommand_from status tags' -l json -d 'Print JSON'
+complete -c boot -n '__fish_seen_subcommand_from render' -s o -l out -x -a '(__fish_complete_directories)' -d 'Output directory'

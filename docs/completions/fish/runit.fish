@@ -1,0 +1,3 @@
+# fish completion for runit (runit-rs): process 1; no options, arguments
+# are ignored.
+complete -c runit -f
