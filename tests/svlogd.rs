@@ -461,11 +461,11 @@ fn no_line_lost_across_fifty_rotations() {
     let p = logdir(s.path(), "p", Some("s4000\nn0\n!cat\n"));
     let mut l = Live::start(&svlogd(), &["d", "p"], s.path());
     let input = numbered(6000, 19);
-    for chunk in input.chunks(7919) {
-        l.write(chunk);
-    }
-    l.close_input();
-    assert_eq!(l.wait(), Some(0));
+    // The writer thread ends (closing svlogd's input) once all is written.
+    let feeder = writer(&mut l, &input);
+    // Each of the ~85 rotations syncs a file: allow for a busy disk.
+    assert_eq!(l.wait_within(Duration::from_secs(60)), Some(0));
+    feeder.join().unwrap();
     assert!(old_files(&d).len() >= 50, "{}", old_files(&d).len());
     assert_eq!(everything(&d), input);
     assert!(old_files(&p).iter().all(|f| f.ends_with(".s")));
@@ -506,10 +506,15 @@ fn memory_stays_bounded_on_a_huge_line() {
     let s = Scratch::new("svlogd-huge");
     let d = logdir(s.path(), "d", Some("s0\n"));
     let mut l = Live::start(&svlogd(), &["d"], s.path());
-    let chunk = vec![b'x'; 1 << 20];
-    for _ in 0..64 {
-        l.write(&chunk);
-    }
+    let mut end = l.take_input();
+    let feeder = std::thread::spawn(move || {
+        use std::io::Write;
+        let chunk = vec![b'x'; 1 << 20];
+        for _ in 0..64 {
+            end.write_all(&chunk).unwrap();
+        }
+        end
+    });
     let pid = l.proc.pid();
     wait_until(DEADLINE, "64 MiB written", || {
         fs::metadata(d.join("current")).is_ok_and(|m| m.len() == 64 << 20)
@@ -517,8 +522,9 @@ fn memory_stays_bounded_on_a_huge_line() {
     let hwm = harness::proc_status_field(pid, "VmHWM").unwrap_or_default();
     let kb: u64 = hwm.split_whitespace().next().and_then(|n| n.parse().ok()).unwrap_or(u64::MAX);
     assert!(kb < 16 * 1024, "peak resident set {hwm}");
-    l.write(b"\n");
-    l.close_input();
+    let mut end = feeder.join().unwrap();
+    std::io::Write::write_all(&mut end, b"\n").unwrap();
+    drop(end);
     assert_eq!(l.wait(), Some(0));
 }
 

@@ -103,7 +103,12 @@ impl Live {
 
     /// Waits for the exit code.
     pub fn wait(&mut self) -> Option<i32> {
-        self.proc.wait_timeout(DEADLINE).expect("svlogd did not exit").code()
+        self.wait_within(DEADLINE)
+    }
+
+    /// Waits up to `timeout` for the exit code.
+    pub fn wait_within(&mut self, timeout: Duration) -> Option<i32> {
+        self.proc.wait_timeout(timeout).expect("svlogd did not exit").code()
     }
 
     /// Standard error so far.
