@@ -257,3 +257,44 @@ fn udp_datagrams() {
         format!("{:?}\n{got}\n{}", r.code, describe(&d))
     });
 }
+
+/// `t1`: an idle, non-empty current is rotated; SIGHUP re-reads config
+/// (here dropping `t`); SIGALRM rotates a non-empty current. Verbose
+/// messages are compared too.
+#[test]
+fn time_alarm_and_hangup() {
+    same("t-alrm-hup", |bin, root| {
+        let d = logdir(root, "d", Some("t1\n"));
+        let mut l = util::Live::start(bin, &["-v", "d"], root);
+        l.write(b"idle\n");
+        util::wait_old_files(&d, 1);
+        std::fs::write(d.join("config"), "pH:\n").unwrap();
+        l.signal(libc::SIGHUP);
+        harness::wait_until(util::DEADLINE, "reread", || l.stderr().matches("read: d/config").count() == 2);
+        l.write(b"alarm\n");
+        harness::wait_until(util::DEADLINE, "alarm line", || harness::read(d.join("current")) == "H:alarm\n");
+        l.signal(libc::SIGALRM);
+        util::wait_old_files(&d, 2);
+        l.write(b"after\n");
+        l.close_input();
+        let code = l.wait();
+        format!("{code:?}\n{}\n{}", mask(l.stderr().as_bytes()), describe(&d))
+    });
+}
+
+#[test]
+fn unwritable_directory() {
+    if !harness::is_root() {
+        eprintln!("skipped: needs root to run svlogd as another user");
+        return;
+    }
+    same("unwritable", |bin, root| {
+        harness::chmod(root, 0o755);
+        let d = logdir(root, "d", None);
+        harness::chmod(&d, 0o755);
+        let mut cmd = std::process::Command::new(bin);
+        std::os::unix::process::CommandExt::uid(&mut cmd, 65534);
+        let r = harness::run(cmd.arg("d").current_dir(root), util::DEADLINE);
+        format!("{:?} {}", r.code, r.stderr)
+    });
+}
