@@ -21,12 +21,13 @@ die() {
 
 usage() {
     cat <<'EOF'
-usage: crates/dist/deb.sh [--no-build] [--from DIR] [--out DIR]
+usage: crates/dist/deb.sh [--no-build] [--from DIR] [--out DIR] [-Z TYPE]
 
   --no-build   do not run cargo; take the programs from --from
   --from DIR   where the built programs are; default
                ${CARGO_TARGET_DIR:-target}/release
   --out DIR    where the .deb goes; default ${CARGO_TARGET_DIR:-target}/debian
+  -Z TYPE      dpkg-deb's compression: xz (default), gzip, zstd or none
 
 Environment: RUNIT_SV_DIR (default /etc/service/) and RUNIT_RS_BIN
 (default /usr/sbin/runit) are compiled into the programs when building.
@@ -36,16 +37,18 @@ EOF
 build=1
 from=
 out=
+compression=xz
 while [ $# -gt 0 ]; do
     opt=$1
     shift
     case $opt in
     --no-build) build=0 ;;
-    --from | --out)
+    --from | --out | -Z)
         [ $# -gt 0 ] || die "option $opt needs a value"
         case $opt in
         --from) from=$1 ;;
         --out) out=$1 ;;
+        -Z) compression=$1 ;;
         esac
         shift
         ;;
@@ -97,7 +100,8 @@ fi
 
 arch=$(dpkg --print-architecture)
 stage=$(mktemp -d "${TMPDIR:-/tmp}/runit-rs-deb.XXXXXX")
-trap 'rm -rf "$stage"' EXIT
+chmod 755 "$stage"
+trap 'rm -rf "$stage" "$stage.shlibdeps"' EXIT
 trap 'exit 130' INT TERM HUP
 
 "$here/install.sh" --destdir "$stage" --prefix /usr --sbindir /usr/sbin \
@@ -156,5 +160,5 @@ size=$(du -sk --exclude=DEBIAN "$stage" | cut -f1)
 
 mkdir -p "$out"
 deb=$out/${name}_${version}-${revision}_${arch}.deb
-dpkg-deb --root-owner-group --build "$stage" "$deb" >/dev/null
+dpkg-deb --root-owner-group -Z"$compression" --build "$stage" "$deb" >/dev/null
 printf '%s\n' "$deb"
