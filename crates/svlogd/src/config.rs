@@ -266,6 +266,24 @@ mod tests {
     }
 
     #[test]
+    fn arbitrary_bytes_never_panic() {
+        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..5_000 {
+            let text: Vec<u8> = (0..(seed % 64))
+                .map(|_| {
+                    seed ^= seed << 13;
+                    seed ^= seed >> 7;
+                    seed ^= seed << 17;
+                    let alphabet = b"sntNuU!p+-eE0123456789.:km\n\0 ";
+                    alphabet[(seed % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            let _ = parse(&text);
+            seed = seed.wrapping_add(1);
+        }
+    }
+
+    #[test]
     fn udp_lines() {
         assert_eq!(cfg("u127.0.0.1\n").udp, target([127, 0, 0, 1], 514));
         assert_eq!(cfg("u127.0.0.1:9\n").udp, target([127, 0, 0, 1], 9));

@@ -160,6 +160,29 @@ mod tests {
         assert_eq!(select(&pats, b"quiet one"), Verdict { selected: true, to_stderr: false });
     }
 
+    /// Random patterns and lines (any bytes, NUL included) never panic, and
+    /// `*` alone matches everything.
+    #[test]
+    fn arbitrary_input_is_safe() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let alphabet = [b'a', b'b', b'*', b'+', 0, 0xff, b'\n'];
+        for _ in 0..20_000 {
+            let mut word = |max: u64| -> Vec<u8> {
+                let n = next() % max;
+                (0..n).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect()
+            };
+            let (pat, line) = (word(8), word(12));
+            let _ = matches(&pat, &line);
+            assert!(matches(b"*", &line));
+        }
+    }
+
     /// Replays Debian svlogd's verdicts on every pattern/line pair of up to
     /// four characters from `{a, b, *, +}`.
     #[test]
