@@ -78,7 +78,7 @@ fn review_stack_up_rerun_config_change_down_up() {
     // The worker waited for Redis's check before starting (run's prologue).
     let wlog = b.log("worker");
     let before = &wlog[..wlog.find("event=start").expect("worker started")];
-    let last = before.lines().filter(|l| l.contains("/current/redis")).last();
+    let last = before.lines().rfind(|l| l.contains("/current/redis"));
     assert!(last.is_some_and(|l| l.contains("ok: run:")), "worker started before redis was ready: {wlog}");
 
     // Idempotent: same pids, same files, no new set.

@@ -112,7 +112,15 @@ impl BootBox {
     pub fn start_runsvdir(&mut self) {
         let mut c = cmd(self.bin.join("runsvdir"), ["-P".as_ref(), self.current().as_os_str()]);
         c.env("PATH", format!("{}:/usr/local/bin:/usr/bin:/bin", self.bin.display()));
-        self.runsvdir = Some(Proc::spawn_logging(&mut c, self.scratch.join("runsvdir.stderr")));
+        let err = self.scratch.join("runsvdir.stderr");
+        self.runsvdir = Some(Proc::spawn_logging(&mut c, &err));
+        // Like an init's runsvdir, it has looked at the (still missing)
+        // directory once before boot runs.
+        if !self.current().exists() {
+            harness::wait_until(Duration::from_secs(5), "runsvdir's first scan", || {
+                harness::read(&err).contains("unable to stat")
+            });
+        }
     }
 
     /// Runs boot with `args` and extra environment; never kills what boot
@@ -159,9 +167,20 @@ impl BootBox {
         o
     }
 
-    /// The running pid of service `name` (main).
+    /// The running pid of service `name` (main), once `./run` and chpst
+    /// have exec'd the service program (so its argv and environ are final).
     pub fn pid(&self, name: &str) -> u32 {
-        harness::wait_running_pid(&self.svc(name), Duration::from_secs(20))
+        let dir = self.svc(name);
+        let mut pid = 0;
+        let exec_done = |pid: u32| {
+            let argv = cmdline(pid);
+            !argv.is_empty() && !argv[0].ends_with("/chpst") && !argv.iter().any(|a| a == "./run")
+        };
+        harness::wait_until(Duration::from_secs(20), &format!("{name} to run its program"), || {
+            pid = harness::wait_running_pid(&dir, Duration::from_secs(20));
+            exec_done(pid)
+        });
+        pid
     }
 
     /// Every file under `var/lib/boot/sv` with (inode, mtime ns, size).
@@ -180,12 +199,20 @@ impl BootBox {
         out
     }
 
-    /// Paths below the root (for "nothing was written").
+    /// Paths below the root that boot writes (for "nothing was written"):
+    /// the contents of runsv's supervise directories and of svlogd's log
+    /// directories belong to the running services and are left out.
     pub fn tree(&self) -> Vec<PathBuf> {
+        let (supervise, logs) = (self.root.join("run/boot/supervise"), self.root.join("var/log/boot"));
+        let theirs =
+            |p: &Path| p.parent().and_then(Path::parent).is_some_and(|g| g == supervise || g == logs);
         let mut out = Vec::new();
         let mut stack = vec![self.root.clone()];
         while let Some(d) = stack.pop() {
             for e in fs::read_dir(&d).into_iter().flatten().flatten() {
+                if theirs(&e.path()) {
+                    continue;
+                }
                 if e.file_type().unwrap().is_dir() {
                     stack.push(e.path());
                 }

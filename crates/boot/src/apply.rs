@@ -274,7 +274,7 @@ fn new_state(prep: &Prepared, generation: u64, previous: Option<u64>, runsvdir: 
 /// Stops one service's main process (graceful, then escalated). Its
 /// logger is left to drain: it exits at end of input when runsv goes.
 pub fn stop_service(dir: &Path, ss: &ServiceState) -> svctl::Stopped {
-    svctl::stop(dir, Duration::from_secs(ss.stop_timeout_s), ss.group_stop)
+    svctl::stop(dir, Duration::from_secs(ss.stop_timeout_s))
 }
 
 /// Waits for runsv to take `fresh` services, then for every service to be

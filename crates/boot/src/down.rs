@@ -92,7 +92,7 @@ pub fn teardown(boot: &Boot, state: Option<State>, purge: bool, last: bool) -> R
     }
     for dir in service_dirs(&l.sv_dir()).into_iter().filter(|d| !done.contains(d)) {
         if svctl::alive(&dir, Supervise::MAIN) {
-            let r = svctl::stop(&dir, Duration::from_secs(10), true);
+            let r = svctl::stop(&dir, Duration::from_secs(10));
             groups.extend(r.pgid);
         }
     }

@@ -67,28 +67,39 @@ pub fn group_alive(pgid: i32) -> bool {
     pgid > 1 && kill(-pgid, 0)
 }
 
+/// True when `pid` leads its own process group (chpst -P made it one).
+fn group_leader(pid: i32) -> bool {
+    // SAFETY: getpgid(2) has no memory-safety preconditions.
+    pid > 1 && unsafe { libc::getpgid(pid) } == pid
+}
+
 /// Stops the main service of `dir`: `d` (runsv runs `control/t`, which
-/// signals the process group), wait up to `timeout`, then `k` plus SIGKILL
-/// to the process group. Stragglers left in the group after the leader
-/// exited get SIGKILL too, so nothing of the service survives.
-pub fn stop(dir: &Path, timeout: Duration, group: bool) -> Stopped {
+/// sends the stop signal), wait up to `timeout`, then escalate: SIGKILL to
+/// the whole process group when the service leads one, else runsv's `k`.
+/// Both at once would race (a `k` that reaches runsv after the KILL lands
+/// during `./finish` makes runsv run finish again and can lose its output).
+/// Stragglers left in the group after the leader exited get SIGKILL too,
+/// so nothing of the service survives.
+pub fn stop(dir: &Path, timeout: Duration) -> Stopped {
     let mut out = Stopped::default();
     if !alive(dir, Supervise::MAIN) {
         return out;
     }
     let pid = status(dir, Supervise::MAIN)
         .filter(|s| s.state == State::Run)
-        .map(|s| s.pid as i32)
+        .and_then(|s| i32::try_from(s.pid).ok())
         .filter(|p| *p > 1);
-    if group {
-        out.pgid = pid;
-    }
+    out.pgid = pid.filter(|p| group_leader(*p));
     let _ = supervise::send_control(dir, Supervise::MAIN, b"d");
     if !wait(timeout, || is_down(dir, Supervise::MAIN)) {
         out.killed = true;
-        let _ = supervise::send_control(dir, Supervise::MAIN, b"k");
-        if let Some(p) = out.pgid {
-            kill(-p, libc::SIGKILL);
+        match out.pgid {
+            Some(p) => {
+                kill(-p, libc::SIGKILL);
+            }
+            None => {
+                let _ = supervise::send_control(dir, Supervise::MAIN, b"k");
+            }
         }
         wait(Duration::from_secs(5), || is_down(dir, Supervise::MAIN));
     }
