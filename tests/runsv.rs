@@ -824,9 +824,13 @@ fn ext_real_sigkill_of_runsv_then_restart() {
     wait_for(T, || status_of(&dir, false).filter(|s| s.pid != 0 && s.pid != old)).unwrap();
     wait_until(T, "old ./run stopped", || !alive(old as i32));
     assert!(second.stderr().contains("left running by a previous runsv: stopping it"));
-    let live =
-        lines(&dir.join("runs")).iter().filter_map(|l| l.parse::<i32>().ok()).filter(|&p| alive(p)).count();
-    assert_eq!(live, 1, "exactly one ./run");
+    let live = || {
+        lines(&dir.join("runs")).iter().filter_map(|l| l.parse::<i32>().ok()).filter(|&p| alive(p)).count()
+    };
+    // The status names the new pid right after fork, before the new ./run
+    // has recorded itself.
+    wait_until(T, "the new ./run in runs", || live() >= 1);
+    assert_eq!(live(), 1, "exactly one ./run");
     drop(first);
 }
 

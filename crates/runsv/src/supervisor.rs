@@ -41,9 +41,9 @@
 //! retry, and the restart policy's back-off; the start waits for the last
 //! of them. After each event the supervisor derives the `supervise/health`
 //! record and asks for a write ([`Effect::WriteHealth`]) only when it
-//! changed. None of this touches the 20-byte status record: a service that
-//! the policy gave up on is simply down with want up, and a back-off looks
-//! like runit's throttle second, only longer.
+//! changed. The 20-byte status record keeps runit's meaning: a service that
+//! the policy gave up on is down and wanted down (as after `sv down`), and a
+//! back-off looks like runit's throttle second (down, want up), only longer.
 
 use crate::health::{Decision, Notice, Tracker, View};
 use runit_core::control::ControlByte;
@@ -290,8 +290,8 @@ struct Service {
     wait_status: WaitStatus,
     /// No start before the latest of these (the timer table).
     holds: [Option<Instant>; Hold::ALL],
-    /// The restart policy gave up (main only, extension): no start until
-    /// `u`, `o` or `d` clears it.
+    /// The restart policy gave up (main only, extension): want is down
+    /// until `u` or `o` starts it again (`d` clears it too).
     failed: bool,
     /// `o` asked for one start while the service was down.
     once: bool,
@@ -566,25 +566,30 @@ impl Supervisor {
             m.state = State::Finish;
         }
         let sweep = m.want != Want::Up || stopped;
+        let given_up = if down { self.weigh_death(now) } else { None };
         self.write(Which::Main);
-        if sweep {
+        if let Some(pgid) = given_up.or(sweep.then_some(pgid)) {
             self.out.push(Effect::Sweep { pgid });
-        }
-        if down {
-            self.weigh_death(now);
         }
     }
 
     /// Extension: the main service is down; the restart policy weighs the
-    /// last death (back-off hold, or give up and sweep the last group).
-    fn weigh_death(&mut self, now: Now) {
+    /// last death: a back-off hold, or giving up. A service given up on is
+    /// recorded as down and wanted down, so that `sv up` (which skips `u`
+    /// when want is already up, sv.md §4) sends the `u` that clears it.
+    /// Returns the group to sweep when giving up.
+    fn weigh_death(&mut self, now: Now) -> Option<u32> {
         let m = &mut self.main;
         match self.health.went_down(m.want == Want::Up) {
-            Decision::Restart => {}
-            Decision::Hold(delay) => m.hold(Hold::Backoff, Some(now.mono + delay)),
+            Decision::Restart => None,
+            Decision::Hold(delay) => {
+                m.hold(Hold::Backoff, Some(now.mono + delay));
+                None
+            }
             Decision::GiveUp { pgid } => {
                 m.failed = true;
-                self.out.push(Effect::Sweep { pgid });
+                m.want = Want::Down;
+                Some(pgid)
             }
         }
     }

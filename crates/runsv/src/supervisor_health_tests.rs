@@ -218,7 +218,7 @@ fn kill_during_finish_records_one_death() {
 }
 
 #[test]
-fn gives_up_leaves_it_down_want_up_and_u_starts_again() {
+fn gives_up_leaves_it_down_want_down_and_u_starts_again() {
     let mut s = with(Mechanism::None, give_up(3, 10));
     s.iterate();
     for pid in [100, 101] {
@@ -234,7 +234,7 @@ fn gives_up_leaves_it_down_want_up_and_u_starts_again() {
     let h = s.health.last().unwrap();
     assert_eq!((h.state, h.pid), (HealthState::Failed, 0));
     let st = s.status("main");
-    assert_eq!((st.state, st.want, st.pid), (State::Down, WANT_UP, 0));
+    assert_eq!((st.state, st.want, st.pid), (State::Down, WANT_DOWN, 0), "sv up will send u");
     assert_eq!(s.stat("main"), "down\n");
     assert_eq!(s.sup.next_deadline(), None, "nothing pending: an idle runsv sleeps");
     s.advance(60_000);
