@@ -9,6 +9,7 @@
 #[path = "docs_support/mod.rs"]
 mod support;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -56,6 +57,76 @@ fn check_options(name: &str) {
             path.display()
         );
     }
+}
+
+/// The options a fish file offers: `-s c` and `-l word` of its `complete`
+/// lines.
+fn fish_offered(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for line in text.lines().filter(|l| l.trim_start().starts_with("complete ")) {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        for w in words.windows(2) {
+            match w[0] {
+                "-s" => out.insert(format!("-{}", w[1])),
+                "-l" => out.insert(format!("--{}", w[1])),
+                _ => false,
+            };
+        }
+    }
+    out
+}
+
+/// The options a bash file offers: the words of its single-quoted strings
+/// that consist of options only (`'-v -w -V -j'`).
+fn bash_offered(text: &str) -> BTreeSet<String> {
+    let mut out = BTreeSet::new();
+    for (k, part) in text.split('\'').enumerate() {
+        let words: Vec<&str> = part.split_whitespace().collect();
+        if k % 2 == 1 && !words.is_empty() && words.iter().all(|w| w.starts_with('-') && w.len() > 1) {
+            out.extend(words.iter().map(|w| w.to_string()));
+        }
+    }
+    out
+}
+
+/// True when `opt` is accepted, or is a bundle of accepted letters (`-tt`).
+fn covered(opt: &str, accepted: &BTreeSet<String>) -> bool {
+    accepted.contains(opt)
+        || (!opt.starts_with("--") && opt.chars().skip(1).all(|c| accepted.contains(&format!("-{c}"))))
+}
+
+#[test]
+fn completions_offer_nothing_the_programs_reject() {
+    let mut programs: Vec<&str> = SUBJECTS.iter().map(|s| s.page).collect();
+    programs.dedup();
+    for p in programs {
+        // chpst's files serve its names too: what any of them accepts.
+        let mut accepted_all = BTreeSet::new();
+        for s in SUBJECTS.iter().filter(|s| s.page == p) {
+            let Some(a) = accepted(s) else { return };
+            accepted_all.extend(a);
+        }
+        for (shell, offered) in
+            [("fish", fish_offered(&text(&file("fish", p)))), ("bash", bash_offered(&text(&file("bash", p))))]
+        {
+            let stale: Vec<&String> = offered.iter().filter(|o| !covered(o, &accepted_all)).collect();
+            assert!(
+                stale.is_empty(),
+                "{} offers {stale:?}, which {p} does not accept",
+                file(shell, p).display()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_offered_option_parsers_work() {
+    let fish = "complete -c x -s v -d 'v'\nset -l dir x\ncomplete -c x -l root -x\n";
+    assert_eq!(fish_offered(fish), BTreeSet::from(["-v".to_string(), "--root".to_string()]));
+    let bash = "COMPREPLY=($(compgen -W '-v -w' -- \"$cur\"))\ncase $x in 'a b') ;; esac\n";
+    assert_eq!(bash_offered(bash), BTreeSet::from(["-v".to_string(), "-w".to_string()]));
+    let acc = BTreeSet::from(["-t".to_string()]);
+    assert!(covered("-ttt", &acc) && !covered("-T", &acc));
 }
 
 #[test]
