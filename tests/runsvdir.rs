@@ -70,6 +70,28 @@ fn symlink_chain_target_appearing_deep_down() {
 }
 
 #[test]
+fn scan_directory_whose_parents_appear_after_start() {
+    // boot starts runsvdir before its tree exists, then creates the parents
+    // and the `current` symlink in quick succession. A name looked up in a
+    // directory that was not yet watched must be looked at again once the
+    // watch is in place, or the service is never started (a race seen in
+    // boot's tests). Several rounds make the race likely to be hit.
+    for round in 0..5 {
+        let mut t = ours(&format!("rsd-late-parents-{round}"));
+        t.stored("web");
+        let scan = t.scratch.join("var/lib/boot/current");
+        assert!(t.start_raw(&[scan.to_string_lossy().into_owned()], &[]));
+        wait_until(SOON, "missing scan directory warning", || t.stderr().contains("unable to stat"));
+        for dir in ["var", "var/lib", "var/lib/boot"] {
+            fs::create_dir(t.scratch.join(dir)).unwrap();
+        }
+        symlink(&t.store, &scan).unwrap();
+        let pid = wait_for(SOON, || t.runsv().into_iter().find(|r| r.name == "web").map(|r| r.pid));
+        assert!(pid.is_some(), "round {round}: web never got a runsv; stderr: {}", t.stderr());
+    }
+}
+
+#[test]
 fn new_services_are_started() {
     // Conformance 62, for a symlink (at once) and for a directory created in
     // place (after it has settled for a second).

@@ -11,6 +11,13 @@
 //!   replaced behind a symlink, or a dangling symlink's target appearing,
 //!   triggers a rescan.
 //!
+//! A resolution looks a name up before the watch on its directory exists
+//! when that directory is new to the set (a parent that just appeared, a
+//! fresh symlink target): a change in that gap would have no event. So a
+//! rebuild that added any new watch reports it ([`Watcher::end`]), and the
+//! driver scans once more with every watch in place; the second pass adds
+//! none and the set is stable.
+//!
 //! inotify watches are per inode, so the set is small however many services
 //! share a directory. A watch that cannot be added (watch limit, no read
 //! permission) is reported once; while any is missing the driver also does
@@ -51,6 +58,8 @@ pub struct Watcher {
     failures: Vec<(PathBuf, io::Error)>,
     reported: HashSet<PathBuf>,
     lookups: CachedFs,
+    /// A watch was added in this rebuild that the previous set lacked.
+    fresh: bool,
 }
 
 impl Watcher {
@@ -64,6 +73,7 @@ impl Watcher {
             failures: Vec::new(),
             reported: HashSet::new(),
             lookups: CachedFs::default(),
+            fresh: false,
         })
     }
 
@@ -78,6 +88,7 @@ impl Watcher {
         self.cycle_paths.clear();
         self.failures.clear();
         self.lookups.clear();
+        self.fresh = false;
     }
 
     /// Watches everything `path` (relative to `base`) resolves through;
@@ -114,6 +125,7 @@ impl Watcher {
             }
         };
         let Some(wd) = wd else { return };
+        self.fresh |= !self.active.contains_key(&wd);
         let interest = self.next.entry(wd).or_default();
         match name {
             None => interest.any = true,
@@ -126,8 +138,10 @@ impl Watcher {
     }
 
     /// Finishes the rebuild: drops watches no longer needed and returns the
-    /// failures not reported before.
-    pub fn end(&mut self) -> Vec<(PathBuf, io::Error)> {
+    /// failures not reported before, and whether a watch was added that the
+    /// previous set lacked (then what was looked up before it existed must
+    /// be looked at again).
+    pub fn end(&mut self) -> (Vec<(PathBuf, io::Error)>, bool) {
         for wd in self.active.keys() {
             if !self.next.contains_key(wd) {
                 self.inotify.remove(*wd);
@@ -140,7 +154,7 @@ impl Watcher {
             .filter(|(p, _)| !self.reported.contains(p))
             .collect();
         self.reported = now;
-        fresh
+        (fresh, std::mem::take(&mut self.fresh))
     }
 
     /// True while some wanted watch is missing.
@@ -204,16 +218,17 @@ mod tests {
         let long = PathBuf::from("x/".repeat(3000));
         w.begin();
         w.all(&long);
-        let failures = w.end();
+        let (failures, fresh) = w.end();
+        assert!(!fresh, "a failed watch is not a new one");
         assert_eq!(failures.len(), 1);
         assert_eq!(failures[0].1.raw_os_error(), Some(libc::ENAMETOOLONG));
         assert!(w.degraded());
         w.begin();
         w.all(&long);
-        assert!(w.end().is_empty(), "reported once");
+        assert!(w.end().0.is_empty(), "reported once");
         assert!(w.degraded(), "still missing");
         w.begin();
-        assert!(w.end().is_empty());
+        assert!(w.end().0.is_empty());
         assert!(!w.degraded(), "no longer wanted");
     }
 
@@ -229,7 +244,13 @@ mod tests {
         let target = w.chain(&Place::resolved(&tmp), Path::new("current")).expect("resolves");
         assert_eq!(target.path(), tmp.join("sets/g1"));
         w.all(target.path());
-        assert!(w.end().is_empty());
+        let (failures, fresh) = w.end();
+        assert!(failures.is_empty());
+        assert!(fresh, "first rebuild adds watches");
+        w.begin();
+        let again = w.chain(&Place::resolved(&tmp), Path::new("current")).expect("resolves");
+        w.all(again.path());
+        assert!(!w.end().1, "the same set again adds nothing");
         assert!(!w.degraded());
         // Unrelated names in watched directories do not call for a scan.
         std::fs::write(tmp.join("unrelated"), b"").expect("write");
@@ -239,6 +260,26 @@ mod tests {
         assert!(!w.relevant().expect("read"));
         std::fs::rename(tmp.join("current.new"), tmp.join("current")).expect("rename");
         assert!(w.relevant().expect("read"));
+        std::fs::remove_dir_all(&tmp).expect("cleanup");
+    }
+
+    #[test]
+    fn a_parent_that_appears_gets_a_fresh_watch() {
+        let tmp = std::env::temp_dir().join(format!("runsvdir-fresh-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).expect("mkdir");
+        let mut w = Watcher::new().expect("watcher");
+        w.begin();
+        assert!(w.chain(&Place::resolved(&tmp), Path::new("a/b")).is_err());
+        assert!(w.end().1);
+        // The missing name appears: the event asks for a rescan, whose
+        // rebuild watches the new directory for the first time, so the
+        // driver must look once more (b may have appeared in the gap).
+        std::fs::create_dir_all(tmp.join("a/b")).expect("mkdir");
+        assert!(w.relevant().expect("read"));
+        w.begin();
+        assert!(w.chain(&Place::resolved(&tmp), Path::new("a/b")).is_ok());
+        assert!(w.end().1, "a/ is watched for the first time");
         std::fs::remove_dir_all(&tmp).expect("cleanup");
     }
 }
