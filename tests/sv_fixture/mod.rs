@@ -11,8 +11,11 @@ use std::time::Duration;
 
 /// Generous bound for anything that should happen "soon" on a busy box.
 pub const PATIENT: Duration = Duration::from_secs(10);
-/// Bound for an sv invocation (the longest wait in these tests is a few s).
-pub const SV_LIMIT: Duration = Duration::from_secs(30);
+/// Bound for an sv invocation (the longest wait in these tests is 20 s).
+pub const SV_LIMIT: Duration = Duration::from_secs(60);
+/// `SVWAIT` for every sv run unless a test sets it: waits that should
+/// succeed must not time out on a busy machine.
+pub const SVWAIT: &str = "20";
 
 /// A service that runs until stopped.
 pub const RUN: &str = "exec sleep 1000\n";
@@ -98,10 +101,11 @@ impl Tree {
         self.procs.push(p);
     }
 
-    /// Starts runsv and waits until `./run` runs; returns its pid.
+    /// Starts runsv and waits until `./run` has become `sleep` (see
+    /// [`wait_sleeping`]); returns its pid.
     pub fn start_running(&mut self, runsv: &Path, name: &str) -> u32 {
         self.start(runsv, name);
-        harness::wait_running_pid(&self.svdir.join(name), PATIENT)
+        wait_sleeping(&self.svdir.join(name))
     }
 
     /// The directory of service `name`.
@@ -109,8 +113,8 @@ impl Tree {
         self.svdir.join(name)
     }
 
-    /// Runs `bin args` with `SVDIR` = `svc/`, cwd = the scratch dir, no
-    /// `SVWAIT`.
+    /// Runs `bin args` with `SVDIR` = `svc/`, cwd = the scratch dir and
+    /// `SVWAIT` = [`SVWAIT`].
     pub fn sv(&self, bin: &Path, args: &[&str]) -> Outcome {
         self.sv_env(bin, args, &[])
     }
@@ -118,7 +122,7 @@ impl Tree {
     /// As [`Tree::sv`] with extra environment variables.
     pub fn sv_env(&self, bin: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
         let mut c = Command::new(bin);
-        c.args(args).env("SVDIR", &self.svdir).env_remove("SVWAIT").current_dir(self.scratch.path());
+        c.args(args).env("SVDIR", &self.svdir).env("SVWAIT", SVWAIT).current_dir(self.scratch.path());
         for (k, v) in env {
             c.env(k, v);
         }
@@ -152,6 +156,20 @@ impl Tree {
             harness::status_of(&dir, false).is_some_and(|s| now() - s.stamp.unix_seconds() >= secs)
         });
     }
+}
+
+/// Waits until the service in `dir` runs and its `./run` has exec'ed
+/// `sleep`; returns the pid. Until then the script's `trap`s may not be in
+/// place, and a signal sent by a test could kill a service meant to ignore
+/// it (seen on a loaded machine).
+pub fn wait_sleeping(dir: &Path) -> u32 {
+    harness::wait_for(PATIENT, || {
+        let st = harness::status_of(dir, false)?;
+        let pid = st.pid;
+        let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        (pid != 0 && st.state == runit_core::status::State::Run && comm.trim_end() == "sleep").then_some(pid)
+    })
+    .unwrap_or_else(|| panic!("{}: ./run never became sleep", dir.display()))
 }
 
 /// Unix time in seconds.
