@@ -512,6 +512,16 @@ fn json_status() {
         let o = t.sv(&web, &["-j", "status"]);
         assert_eq!(o.code, Some(0));
         assert!(o.stdout.starts_with(r#"{"name":"web","#));
+        std::fs::create_dir(t.dir("bare")).unwrap();
+        let o = t.sv(&t.lsb("bare", &our_sv()), &["-j", "status"]);
+        assert_eq!(o.code, Some(4), "{o:?}");
+        let bare = t.dir("bare").display().to_string();
+        assert_eq!(
+            o.stdout,
+            format!(
+                "{{\"name\":\"bare\",\"path\":\"{bare}\",\"error\":\"unable to open supervise/ok: file does not exist\"}}\n"
+            )
+        );
         // Default output is untouched by the extension.
         assert_outcome(&sv(&t, &["status", "web"]), 0, "run: web: (pid N) Ns; run: log: (pid N) Ns\n", "");
     }

@@ -228,14 +228,7 @@ impl Sv<'_> {
     }
 
     fn go_home(&self) -> Result<(), Fatal> {
-        // SAFETY: fchdir on a descriptor owned by `self.home`.
-        if unsafe { libc::fchdir(self.home.as_raw_fd()) } == -1 {
-            return Err(Fatal {
-                what: "unable to change to original directory",
-                error: io::Error::last_os_error(),
-            });
-        }
-        Ok(())
+        fchdir(&self.home).map_err(|error| Fatal { what: "unable to change to original directory", error })
     }
 
     // --- messages (stdout) ---------------------------------------------
@@ -360,9 +353,9 @@ impl Sv<'_> {
     }
 
     /// `sv -j status` for one service: one JSON object, no text lines.
-    /// Problems count as in text mode.
+    /// Problems count as in text mode, and LSB mode answers as for text.
     fn json_status(&mut self, name: &[u8]) -> Option<Exit> {
-        let main = self.json_entry();
+        let (main, lsb_exit) = self.json_entry();
         let log = match &main {
             Entry::Error(_) => None,
             Entry::Record { .. } => match chdir(layout::LOG.as_bytes()) {
@@ -371,34 +364,35 @@ impl Sv<'_> {
                     self.failures += 1;
                     Some(Entry::Error(with_err("unable to change directory", &e).into_bytes()))
                 }
-                Ok(()) => Some(self.json_entry()),
+                Ok(()) => Some(self.json_entry().0),
             },
         };
         let path = self.display_path(name);
         json::service_line(self.out.buf(), name, &path, &main, log.as_ref(), now_unix());
         self.out.flush_if_full();
-        if !self.inv.lsb {
-            return None;
-        }
-        match main {
-            Entry::Record { status, down: Some(_) } if status.pid != 0 => Some(Exit::LsbRunning),
-            Entry::Record { down: Some(_), .. } => Some(Exit::LsbDown),
-            Entry::Record { down: None, .. } => Some(Exit::LsbUnknown),
-            Entry::Error(ref e) if e.as_slice() == b"runsv not running" => None,
-            Entry::Error(_) => Some(Exit::LsbUnknown),
-        }
+        if self.inv.lsb { lsb_exit } else { None }
     }
 
-    fn json_entry(&mut self) -> Entry {
+    /// The current directory's record as JSON, and the LSB `status` exit
+    /// it implies (`None` when runsv is not running: the error count).
+    fn json_entry(&mut self) -> (Entry, Option<Exit>) {
         match read_supervise() {
-            Got::Record(status) => Entry::Record { status, down: down_exists().ok() },
+            Got::Record(status) => {
+                let down = down_exists().ok();
+                let exit = match down {
+                    None => Exit::LsbUnknown,
+                    Some(_) if status.pid != 0 => Exit::LsbRunning,
+                    Some(_) => Exit::LsbDown,
+                };
+                (Entry::Record { status, down }, Some(exit))
+            }
             Got::NotRunning => {
                 self.failures += 1;
-                Entry::Error(b"runsv not running".to_vec())
+                (Entry::Error(b"runsv not running".to_vec()), None)
             }
             Got::Problem(p) => {
                 self.failures += 1;
-                Entry::Error(p.into_bytes())
+                (Entry::Error(p.into_bytes()), Some(Exit::LsbUnknown))
             }
         }
     }
