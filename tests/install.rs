@@ -108,7 +108,7 @@ fn expected(links: &[&str]) -> Vec<String> {
     for e in fs::read_dir(top().join("docs")).unwrap().flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
         if n.ends_with(".md") {
-            v.push(format!("share/doc/runit-rs/{n}"));
+            v.push(format!("share/doc/runit-rs/docs/{n}"));
         }
     }
     v.sort();

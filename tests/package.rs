@@ -130,7 +130,7 @@ fn every_file_is_at_debians_path_and_owned_by_root() {
     for e in fs::read_dir(top().join("docs")).unwrap().flatten() {
         let n = e.file_name().to_string_lossy().into_owned();
         if n.ends_with(".md") {
-            want.insert(format!("usr/share/doc/runit-rs/{n}"));
+            want.insert(format!("usr/share/doc/runit-rs/docs/{n}"));
         }
     }
     assert_eq!(got, want);

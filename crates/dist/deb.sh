@@ -109,8 +109,9 @@ trap 'exit 130' INT TERM HUP
     --from "$from" --chpst-links no --no-docs >/dev/null
 
 doc=$stage/usr/share/doc/$name
-mkdir -p "$doc"
-cp "$top/README.md" "$top"/docs/*.md "$doc/"
+mkdir -p "$doc/docs"
+cp "$top/README.md" "$doc/"
+cp "$top"/docs/*.md "$doc/docs/"
 {
     printf 'Format: https://www.debian.org/doc/packaging-manuals/copyright-format/1.0/\n'
     printf 'Upstream-Name: runit-rs\n\n'

@@ -266,11 +266,12 @@ if [ "$mode" = uninstall ]; then
         remove_link chpst "$BASH_COMPLETION_DIR/$n"
         remove_link chpst.fish "$FISH_COMPLETION_DIR/$n.fish"
     done
-    for f in "$top/README.md" "$top/LICENSE" "$top"/docs/*.md; do
-        remove "$DOCDIR/${f##*/}"
-    done
-    if [ "$dry" = 0 ] && [ -d "$DESTDIR$DOCDIR" ]; then
-        rmdir "$DESTDIR$DOCDIR" 2>/dev/null || true
+    for f in README.md LICENSE; do remove "$DOCDIR/$f"; done
+    for f in "$top"/docs/*.md; do remove "$DOCDIR/docs/${f##*/}"; done
+    if [ "$dry" = 0 ]; then
+        for d in "$DOCDIR/docs" "$DOCDIR"; do
+            if [ -d "$DESTDIR$d" ]; then rmdir "$DESTDIR$d" 2>/dev/null || true; fi
+        done
     fi
     exit 0
 fi
@@ -316,10 +317,10 @@ if [ "$with_completions" = 1 ]; then
     done
 fi
 
+# The pages keep their place relative to README.md, so its links work.
 if [ "$with_docs" = 1 ]; then
-    for f in "$top/README.md" "$top/LICENSE" "$top"/docs/*.md; do
-        put 644 "$f" "$DOCDIR/${f##*/}"
-    done
+    for f in README.md LICENSE; do put 644 "$top/$f" "$DOCDIR/$f"; done
+    for f in "$top"/docs/*.md; do put 644 "$f" "$DOCDIR/docs/${f##*/}"; done
 fi
 
 [ "$dry" = 1 ] && exit 0

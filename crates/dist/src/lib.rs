@@ -126,10 +126,10 @@ impl Dir {
 }
 
 /// Every file the Debian package ships, as paths relative to `/`, sorted,
-/// given the documentation files it carries (`README.md` and the names of
-/// `docs/*.md`, which go to `/usr/share/doc/runit-rs/`). Directories are
-/// not listed.
-pub fn debian_files(docs: &[&str]) -> Vec<String> {
+/// given the names of the pages in `docs/` (`README.md` goes to
+/// `/usr/share/doc/runit-rs/`, the pages to its `docs/`, so the README's
+/// links work). Directories are not listed.
+pub fn debian_files(pages: &[&str]) -> Vec<String> {
     let mut v = Vec::new();
     for p in PROGRAMS {
         v.push(format!("{}/{}", p.dir.debian_dir(), p.name));
@@ -139,7 +139,8 @@ pub fn debian_files(docs: &[&str]) -> Vec<String> {
         }
     }
     v.push("usr/share/doc/runit-rs/copyright".to_string());
-    v.extend(docs.iter().map(|d| format!("usr/share/doc/runit-rs/{d}")));
+    v.push("usr/share/doc/runit-rs/README.md".to_string());
+    v.extend(pages.iter().map(|d| format!("usr/share/doc/runit-rs/docs/{d}")));
     v.sort();
     v
 }
@@ -174,12 +175,13 @@ mod tests {
 
     #[test]
     fn debian_files_cover_every_program() {
-        let files = debian_files(&["README.md"]);
+        let files = debian_files(&["sv.md"]);
         assert!(files.contains(&"usr/sbin/runit".to_string()));
         assert!(files.contains(&"usr/bin/sv".to_string()));
         assert!(files.contains(&"usr/share/man/man8/boot.8.gz".to_string()));
         assert!(files.contains(&"usr/share/zsh/vendor-completions/_chpst".to_string()));
         assert!(files.contains(&"usr/share/doc/runit-rs/README.md".to_string()));
-        assert_eq!(files.len(), PROGRAMS.len() * 5 + 2);
+        assert!(files.contains(&"usr/share/doc/runit-rs/docs/sv.md".to_string()));
+        assert_eq!(files.len(), PROGRAMS.len() * 5 + 3);
     }
 }
