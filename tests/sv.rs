@@ -171,24 +171,42 @@ fn unreadable_supervise_for_another_user() {
     t.service("web", RUN);
     t.start_running(&runsv, "web");
     let expect = "warning: web: unable to open supervise/ok: access denied\n";
-    let o = if harness::is_root() {
-        // supervise/ is 0700 root: run sv as nobody.
-        let sv = our_sv();
-        let mut c = std::process::Command::new("setpriv");
-        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"]).arg(&sv).args(["status", "web"]);
-        c.env("SVDIR", &t.svdir).current_dir("/");
-        harness::run(&mut c, SV_LIMIT)
-    } else {
+    if !harness::is_root() {
+        // Our own supervise/, made unreadable.
         harness::chmod(t.dir("web/supervise"), 0o000);
         let o = sv(&t, &["status", "web"]);
         harness::chmod(t.dir("web/supervise"), 0o700);
-        o
+        assert_outcome(&o, 1, expect, "");
+        return;
+    }
+    // supervise/ is 0700 and root's: run sv as nobody. The binary is
+    // copied into the scratch dir, which nobody can reach (a checkout may
+    // live under a private home).
+    let as_nobody = |bin: &std::path::Path, args: &[&str]| {
+        // Still named `sv` (any other name is LSB mode).
+        let dir = t.scratch.join(format!("nobody-{}", bin.display().to_string().replace('/', "_")));
+        std::fs::create_dir_all(&dir).unwrap();
+        let copy = dir.join("sv");
+        std::fs::copy(bin, &copy).unwrap();
+        harness::chmod(&copy, 0o755);
+        let mut c = std::process::Command::new("setpriv");
+        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"]).arg(&copy).args(args);
+        c.env("SVDIR", &t.svdir).current_dir("/");
+        harness::run(&mut c, SV_LIMIT)
     };
+    let o = as_nobody(&our_sv(), &["status", "web"]);
     if o.code == Some(127) {
-        eprintln!("skipped: setpriv cannot run our sv as nobody: {o:?}");
+        eprintln!("skipped: setpriv cannot run a program as nobody: {o:?}");
         return;
     }
     assert_outcome(&o, 1, expect, "");
+    assert_outcome(&as_nobody(&our_sv(), &["-v", "up", "web"]), 1, expect, "");
+    if let Some(c_sv) = harness::theirs("sv") {
+        for args in [&["status", "web"][..], &["-v", "up", "web"], &["exit", "web"]] {
+            let (c, ours) = (as_nobody(&c_sv, args), as_nobody(&our_sv(), args));
+            assert_eq!((c.code, c.stdout, c.stderr), (ours.code, ours.stdout, ours.stderr), "{args:?}");
+        }
+    }
 }
 
 #[test]

@@ -161,10 +161,16 @@ fn fatal_when_the_current_directory_cannot_be_opened() {
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o311)).expect("chmod");
     // SAFETY: geteuid has no preconditions.
     let root = unsafe { libc::geteuid() } == 0;
+    let bin_dir = std::env::temp_dir().join(format!("sv-cli-bin-{}", std::process::id()));
     let mut cmd = if root {
-        // root can open anything: run sv as nobody.
+        // root can open anything: run sv as nobody, from a copy nobody can
+        // reach (the build directory may be private).
+        std::fs::create_dir_all(&bin_dir).expect("dir");
+        let copy = bin_dir.join("sv");
+        std::fs::copy(SV, &copy).expect("copy sv");
+        std::fs::set_permissions(&bin_dir, std::fs::Permissions::from_mode(0o755)).expect("chmod");
         let mut c = Command::new("setpriv");
-        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups", SV]);
+        c.args(["--reuid=nobody", "--regid=nogroup", "--clear-groups"]).arg(&copy);
         c
     } else {
         Command::new(SV)
@@ -172,6 +178,7 @@ fn fatal_when_the_current_directory_cannot_be_opened() {
     let out = cmd.args(["status", "x"]).current_dir(&dir).output();
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
     let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&bin_dir);
     let out = match out {
         Ok(out) if !(root && out.status.code() == Some(127)) => out,
         other => {
