@@ -234,6 +234,24 @@ fn backoff_doubles_between_starts() {
 }
 
 #[test]
+fn sv_restart_cuts_a_long_backoff_short() {
+    let s = Scratch::new("health-restart");
+    let dir = service(&s, "svc", CRASH, &[("restart-policy", "backoff 60 600\n")]);
+    let _p = runsv(&dir);
+    let h = wait_health(&dir, "backing off", |h| h.state == HealthState::Backoff);
+    assert!(h.until.unwrap().unix_seconds() - h.since.unix_seconds() >= 59, "{h:?}");
+    // `sv up` would send nothing (want is up); `sv restart` sends tcu.
+    // Its wait cannot succeed on a service that dies at once: no check of
+    // its exit code.
+    match theirs("sv") {
+        Some(sv) => drop(run(cmd(sv, ["-w", "1", "restart"]).arg(&dir), T)),
+        None => control(&dir, "tcu"),
+    }
+    let v = wait_starts(&dir, 2, T);
+    assert!(v[1] - v[0] < 5.0, "restarted at once: {v:?}");
+}
+
+#[test]
 fn gives_up_after_n_deaths_and_u_starts_again() {
     let s = Scratch::new("health-giveup");
     let body = "date +%s.%N >> starts\nsleep 1000 &\necho $! > leftover\nexit 1";

@@ -301,10 +301,10 @@ impl Runsv {
         if matches!(news, Some(PipeNews::Ready | PipeNews::Closed)) {
             self.close_notify_pipe();
         }
-        if news == Some(PipeNews::Ready) {
-            self.apply(Event::Notify { pid: run, notice: Notice::Ready });
-        }
         let mut notices = Vec::new();
+        if news == Some(PipeNews::Ready) {
+            notices.push(Notice::Ready);
+        }
         if let Some(s) = &self.notify_socket {
             s.receive(|sender, bytes| {
                 if notify::belongs_to(sender, run) {
@@ -312,8 +312,8 @@ impl Runsv {
                 }
             });
         }
-        for notice in notices {
-            self.apply(Event::Notify { pid: run, notice });
+        if !notices.is_empty() {
+            self.apply(Event::Notify { pid: run, notices });
         }
     }
 

@@ -211,13 +211,15 @@ pub enum Event {
     /// Bottom of runit's main loop: the exit check (§12).
     LoopEnd,
     /// Extension: the `./run` with this pid (or a member of its process
-    /// group) sent a readiness notice. Ignored unless that `./run` is the
-    /// current one.
+    /// group) sent readiness notices. Ignored unless that `./run` is the
+    /// current one. Notices read together come in one event, so that
+    /// `supervise/health` shows them together (`READY=1` with its
+    /// `STATUS=`).
     Notify {
-        /// The `./run` the driver attributed the notice to.
+        /// The `./run` the driver attributed the notices to.
         pid: u32,
-        /// What it said.
-        notice: Notice,
+        /// What it said, in order.
+        notices: Vec<Notice>,
     },
 }
 
@@ -458,7 +460,7 @@ impl Supervisor {
             Event::SpawnFailed { child } => self.spawn_failed(child, now),
             Event::OverrideDone { byte, then, success } => self.override_done(byte, then, success),
             Event::LoopEnd => self.exit_check(),
-            Event::Notify { pid, notice } => self.notified(pid, notice),
+            Event::Notify { pid, notices } => self.notified(pid, notices),
         }
         if !self.exiting
             && let Some(h) = self.health.changed(self.health_view(), now)
@@ -647,9 +649,15 @@ impl Supervisor {
     }
 
     /// `u`: want up; the start happens at the top of the next iteration.
-    /// Extension: clears a given-up failure (a back-off keeps running).
+    /// Extension: clears a given-up failure and cuts a back-off short (the
+    /// count is kept). `sv up`/`sv start` never send `u` while want is
+    /// already up (sv.md §4), so during a back-off only a deliberate `u`
+    /// arrives: `sv restart`'s `tcu`.
     fn up(&mut self, which: Which) {
         self.clear_failure(which);
+        if which == Which::Main {
+            self.main.hold(Hold::Backoff, None);
+        }
         self.set_want(which, Want::Up);
         self.write(which);
     }
@@ -826,9 +834,11 @@ impl Supervisor {
 
     // ----- health (extension) -----
 
-    fn notified(&mut self, pid: u32, notice: Notice) {
+    fn notified(&mut self, pid: u32, notices: Vec<Notice>) {
         if pid != 0 && pid == self.run_pid() {
-            self.health.notice(notice);
+            for notice in notices {
+                self.health.notice(notice);
+            }
         }
     }
 

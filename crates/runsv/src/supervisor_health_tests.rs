@@ -35,7 +35,7 @@ impl Sim {
     }
 
     fn notify(&mut self, pid: u32, notice: Notice) {
-        self.step(&[Event::Notify { pid, notice }]);
+        self.step(&[Event::Notify { pid, notices: vec![notice] }]);
     }
 
     /// Runs until the next start and returns how long after `from` it
@@ -118,6 +118,17 @@ fn status_text_stopping_and_reloading() {
 }
 
 #[test]
+fn notices_read_together_are_written_together() {
+    let mut s = with(Mechanism::NotifySocket, Policy::default());
+    s.iterate();
+    let writes = s.health.len();
+    s.step(&[Event::Notify { pid: 100, notices: vec![Notice::Ready, Notice::Status("warm".into())] }]);
+    assert_eq!(s.health.len(), writes + 1, "one write");
+    let h = s.health.last().unwrap();
+    assert_eq!((h.state, h.status.as_deref()), (HealthState::Ready, Some("warm")));
+}
+
+#[test]
 fn term_from_runsv_is_stopping_and_the_death_is_not_a_crash() {
     let mut s = with(Mechanism::NotificationFd(3), backoff(5, 5, 5));
     s.iterate();
@@ -172,20 +183,31 @@ fn a_stable_run_resets_the_backoff() {
 }
 
 #[test]
-fn u_keeps_the_backoff_but_d_then_u_restarts_at_once() {
-    let mut s = with(Mechanism::None, backoff(30, 60, 60));
+fn u_cuts_the_backoff_short_and_d_resets_the_count() {
+    let mut s = with(Mechanism::None, backoff(30, 120, 60));
     s.iterate();
     s.advance(5000);
     s.exited(100, exit(1));
-    s.take();
-    s.byte(b'u');
     s.advance(10_000);
     s.iterate();
-    assert_eq!(s.take(), ["main: down"], "still backing off");
+    assert_eq!(s.health_state(), HealthState::Backoff);
+    s.take();
+    // `sv restart` is `tcu`: t and c start nothing (c rewrites the status).
+    s.byte(b't');
+    s.byte(b'c');
+    assert_eq!(s.take(), ["main: down"]);
+    s.byte(b'u');
+    assert_eq!(s.take(), ["main: down", "run 101", "main: run"]);
+    s.advance(5000);
+    s.exited(101, exit(1));
+    assert_eq!(s.sup.next_deadline(), Some(s.t0 + secs(20 + 60)), "the count was kept: 60 s");
     s.byte(b'd');
     assert_eq!(s.health_state(), HealthState::Down);
     s.byte(b'u');
-    assert_eq!(s.take(), ["main: down", "main: down", "run 101", "main: run"]);
+    s.advance(5000);
+    s.take();
+    s.exited(102, exit(1));
+    assert_eq!(s.sup.next_deadline(), Some(s.t0 + secs(25 + 30)), "d reset the count: 30 s");
 }
 
 #[test]
