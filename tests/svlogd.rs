@@ -715,3 +715,21 @@ fn pruning_counts_unfinished_files() {
     assert_eq!(old.len(), 3, "{old:?}");
     assert_eq!(&old[..2], ["@400000000000000000000001.u", "@400000000000000000000002.s"]);
 }
+
+/// With standard input or standard error closed, svlogd's own files must
+/// not take their descriptor numbers (runit's svlogd would then read its
+/// own descriptors, or write its messages into `current`).
+#[test]
+fn closed_standard_descriptors() {
+    let s = Scratch::new("svlogd-closed-fds");
+    let d = logdir(s.path(), "d", None);
+    let sh = |script: &str| {
+        let mut c = Command::new("/bin/sh");
+        c.args(["-c", script, "sh"]).arg(svlogd()).current_dir(s.path());
+        harness::run(&mut c, DEADLINE)
+    };
+    assert_eq!(sh(r#"exec "$1" d <&-"#).code, Some(0));
+    assert_eq!(read(d.join("current")), "");
+    assert_eq!(sh(r#"echo line | "$1" -v d 2>&-"#).code, Some(0));
+    assert_eq!(read(d.join("current")), "line\n");
+}

@@ -153,6 +153,7 @@ impl Logger {
     /// no directory could be opened (the caller prints runit's fatal line).
     pub fn start(opts: &Options) -> io::Result<Option<Logger>> {
         let reporter = Reporter::new(opts.verbose);
+        sys::ensure_std_fds();
         if opts.copy_stdout {
             sys::ignore_sigpipe();
         }

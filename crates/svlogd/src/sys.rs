@@ -168,6 +168,24 @@ pub fn poll(fds: &[(RawFd, i16)], timeout_ms: i32) -> io::Result<Vec<i16>> {
     Ok(p.iter().map(|f| f.revents).collect())
 }
 
+/// Opens `/dev/null` on any of descriptors 0, 1 and 2 that is closed, so
+/// that no file svlogd opens later (the signal pipe, a directory,
+/// `current`) takes their place: with standard error closed, warnings
+/// would otherwise land in a log file, and with standard input closed
+/// svlogd would read its own descriptors.
+pub fn ensure_std_fds() {
+    for fd in 0..3 {
+        // SAFETY: F_GETFD only inspects the descriptor table.
+        if unsafe { libc::fcntl(fd, libc::F_GETFD) } >= 0 {
+            continue;
+        }
+        let flags = if fd == 0 { libc::O_RDONLY } else { libc::O_WRONLY };
+        // SAFETY: the path is NUL-terminated; the lowest free descriptor is
+        // `fd` itself, since the lower ones are open.
+        unsafe { libc::open(c"/dev/null".as_ptr(), flags) };
+    }
+}
+
 /// Ignores SIGPIPE (for `-o`: a closed standard output must not kill us).
 pub fn ignore_sigpipe() {
     // SAFETY: installing SIG_IGN is always valid.
