@@ -733,3 +733,31 @@ fn closed_standard_descriptors() {
     assert_eq!(sh(r#"echo line | "$1" -v d 2>&-"#).code, Some(0));
     assert_eq!(read(d.join("current")), "line\n");
 }
+
+/// Under our runsv: the log service is restarted (SIGTERM) several times
+/// while the service writes as fast as it can; runsv keeps the pipe, so
+/// every line the service wrote ends up in the log, in order.
+#[test]
+fn restarts_under_runsv_lose_no_line() {
+    use harness::runit_core::supervise::{Supervise, read_status, send_control};
+    let s = Scratch::new("svlogd-runsv");
+    let svc = s.join("svc");
+    harness::script(
+        svc.join("run"),
+        "#!/bin/sh\nexec 2>&1\ni=0\nwhile [ $i -lt 20000 ]; do echo \"line $i\"; i=$((i+1)); done\nexec sleep 1000\n",
+    );
+    fs::create_dir_all(svc.join("log/main")).unwrap();
+    harness::script(svc.join("log/run"), &format!("#!/bin/sh\nexec {} main\n", svlogd().display()));
+    let _runsv =
+        harness::Proc::spawn(Command::new(ours("runsv")).arg(&svc).stdin(std::process::Stdio::null()));
+    let log_pid = || read_status(&svc, Supervise::LOG).ok().filter(|st| st.pid != 0).map(|st| st.pid);
+    let mut last = wait_for(DEADLINE, log_pid).expect("log service runs");
+    for _ in 0..5 {
+        send_control(&svc, Supervise::LOG, b"t").expect("control");
+        last = wait_for(DEADLINE, || log_pid().filter(|&p| p != last)).expect("log service restarted");
+    }
+    let current = svc.join("log/main/current");
+    wait_until(Duration::from_secs(30), "all lines logged", || read(&current).ends_with("line 19999\n"));
+    let want: String = (0..20000).map(|i| format!("line {i}\n")).collect();
+    assert!(everything(&svc.join("log/main")) == want.as_bytes(), "lines lost or reordered");
+}
