@@ -71,42 +71,9 @@ impl LogDir {
     pub fn open(name: &[u8], ctx: OpenContext, now: Instant) -> Option<LogDir> {
         let r = ctx.reporter;
         let dir = open_dir(name, r)?;
-        let lock = sys::open_at(
-            &dir,
-            c"lock",
-            libc::O_WRONLY | libc::O_NDELAY | libc::O_APPEND | libc::O_CREAT,
-            0o600,
-        )
-        .and_then(|fd| sys::lock_nb(&fd).map(|()| fd));
-        let lock = match lock {
-            Ok(fd) => fd,
-            Err(e) => {
-                r.warn_step(Step::LockDirectory, name, &e);
-                return None;
-            }
-        };
+        let lock = lock_dir(&dir, name, r)?;
         let config = read_config(&dir, name, r);
-        let size = match sys::stat_at(&dir, CURRENT) {
-            Ok((size, mode)) if size > 0 && mode & 0o100 == 0 => {
-                // Not closed cleanly: keep it as an unfinished old file.
-                let stamp = insist(r, Step::RenameCurrent, name, || rename_unique(&dir, b'u'));
-                prune(&dir, name, config.nmax, &stamp, r);
-                r.info(&[b"new: ", &path(name, b"current")]);
-                0
-            }
-            Ok((size, _)) => {
-                r.info(&[b"append: ", &path(name, b"current")]);
-                size
-            }
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
-                r.info(&[b"new: ", &path(name, b"current")]);
-                0
-            }
-            Err(e) => {
-                r.warn_step(Step::StatCurrent, name, &e);
-                return None;
-            }
-        };
+        let size = take_over_current(&dir, name, config.nmax, r)?;
         let current = insist(r, Step::OpenCurrent, name, || open_current(&dir));
         insist(r, Step::SetModeCurrent, name, || sys::fchmod(&current, 0o644));
         Some(LogDir {
@@ -366,6 +333,44 @@ fn open_dir(name: &[u8], r: Reporter) -> Option<OwnedFd> {
         }
         Err(e) => {
             r.warn_step(Step::OpenLogDirectory, name, &e);
+            None
+        }
+    }
+}
+
+/// Creates and locks `lock` (non-blocking: another svlogd keeps it).
+fn lock_dir(dir: &OwnedFd, name: &[u8], r: Reporter) -> Option<OwnedFd> {
+    let flags = libc::O_WRONLY | libc::O_NDELAY | libc::O_APPEND | libc::O_CREAT;
+    match sys::open_at(dir, c"lock", flags, 0o600).and_then(|fd| sys::lock_nb(&fd).map(|()| fd)) {
+        Ok(fd) => Some(fd),
+        Err(e) => {
+            r.warn_step(Step::LockDirectory, name, &e);
+            None
+        }
+    }
+}
+
+/// The size of the `current` to append to (spec §7 step 4): a non-empty
+/// one that was not closed cleanly (no owner-execute bit) becomes
+/// `@<now>.u` and a new one is started. `None` if it cannot be examined.
+fn take_over_current(dir: &OwnedFd, name: &[u8], nmax: u64, r: Reporter) -> Option<u64> {
+    match sys::stat_at(dir, CURRENT) {
+        Ok((size, mode)) if size > 0 && mode & 0o100 == 0 => {
+            let unfinished = insist(r, Step::RenameCurrent, name, || rename_unique(dir, b'u'));
+            prune(dir, name, nmax, &unfinished, r);
+            r.info(&[b"new: ", &path(name, b"current")]);
+            Some(0)
+        }
+        Ok((size, _)) => {
+            r.info(&[b"append: ", &path(name, b"current")]);
+            Some(size)
+        }
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => {
+            r.info(&[b"new: ", &path(name, b"current")]);
+            Some(0)
+        }
+        Err(e) => {
+            r.warn_step(Step::StatCurrent, name, &e);
             None
         }
     }
