@@ -54,6 +54,22 @@ pub fn parse_notify(datagram: &[u8]) -> Vec<Notice> {
         .collect()
 }
 
+/// The main service's health configuration, read from the service
+/// directory at start-up (extension).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HealthConfig {
+    /// The declared readiness mechanism.
+    pub mechanism: Mechanism,
+    /// The restart policy (empty: runit's behaviour).
+    pub policy: Policy,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig { mechanism: Mechanism::None, policy: Policy::default() }
+    }
+}
+
 /// What the restart policy decided when the service went down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Decision {

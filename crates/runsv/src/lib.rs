@@ -9,6 +9,7 @@
 //!   instance left running by a killed runsv (runit-rs extensions, see
 //!   docs/runsv.md);
 //! * [`trim`]: dropping the program's clean pages while idle (memory);
+//! * [`holds`]: the timer table of reasons to hold a start back;
 //! * [`health`] and [`notify`]: readiness notification and crash-loop
 //!   control (runit-rs extensions, see docs/health.md).
 #![deny(missing_docs)]
@@ -16,6 +17,7 @@
 pub mod driver;
 pub mod group;
 pub mod health;
+pub mod holds;
 pub mod notify;
 pub mod spawn;
 pub mod supervisor;
@@ -38,7 +40,7 @@ pub enum ExitCode {
     Fatal = 111,
 }
 
-/// `runsv dir`: the whole program. `args` is argv, argv[0] included.
+/// `runsv dir`: the whole program. `args` is argv, `argv[0]` included.
 pub fn entry(args: Vec<OsString>) -> i32 {
     let [argv0, dir] = args.as_slice() else {
         // runit prints argv[0] as given, not its basename.

@@ -37,7 +37,7 @@
 //! The main service also has a [`Tracker`]: readiness notices
 //! ([`Event::Notify`]) and the ends of `./run` feed it; it answers with a
 //! restart decision when the service goes down. Holds before a start form a
-//! small timer table per service ([`Hold`]): runit's throttle, the fork
+//! small timer table per service ([`Holds`]): runit's throttle, the fork
 //! retry, and the restart policy's back-off; the start waits for the last
 //! of them. After each event the supervisor derives the `supervise/health`
 //! record and asks for a write ([`Effect::WriteHealth`]) only when it
@@ -45,11 +45,13 @@
 //! the policy gave up on is down and wanted down (as after `sv down`), and a
 //! back-off looks like runit's throttle second (down, want up), only longer.
 
-use crate::health::{Decision, Notice, Tracker, View};
+pub use crate::health::HealthConfig;
+use crate::health::{Notice, Tracker, View};
+pub use crate::holds::Hold;
+use crate::holds::Holds;
 use runit_core::control::ControlByte;
 use runit_core::deaths::{Cause, Death};
-use runit_core::health::{Health, Mechanism};
-use runit_core::policy::Policy;
+use runit_core::health::Health;
 use runit_core::process::WaitStatus;
 use runit_core::status::{State, Status, Want, stat_text};
 use runit_core::tai::Tai64N;
@@ -59,45 +61,6 @@ use std::time::{Duration, Instant};
 pub const THROTTLE: Duration = Duration::from_secs(1);
 /// After a failed `fork`, runit waits this long before trying again.
 pub const FORK_RETRY: Duration = Duration::from_secs(5);
-
-/// Why a start is held back: the kinds of the per-service timer table.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Hold {
-    /// runit's one full second after a `./run` that lived less than that.
-    Throttle,
-    /// Five seconds after a failed `fork`.
-    ForkRetry,
-    /// The restart policy's back-off (extension).
-    Backoff,
-}
-
-impl Hold {
-    const ALL: usize = 3;
-
-    fn index(self) -> usize {
-        match self {
-            Hold::Throttle => 0,
-            Hold::ForkRetry => 1,
-            Hold::Backoff => 2,
-        }
-    }
-}
-
-/// The main service's health configuration, read from the service
-/// directory at start-up (extension).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct HealthConfig {
-    /// The declared readiness mechanism.
-    pub mechanism: Mechanism,
-    /// The restart policy (empty: runit's behaviour).
-    pub policy: Policy,
-}
-
-impl Default for HealthConfig {
-    fn default() -> Self {
-        HealthConfig { mechanism: Mechanism::None, policy: Policy::default() }
-    }
-}
 
 /// The two services a runsv supervises.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -291,7 +254,7 @@ struct Service {
     run_started: Option<Instant>,
     wait_status: WaitStatus,
     /// No start before the latest of these (the timer table).
-    holds: [Option<Instant>; Hold::ALL],
+    holds: Holds,
     /// The restart policy gave up (main only, extension): want is down
     /// until `u` or `o` starts it again (`d` clears it too).
     failed: bool,
@@ -313,7 +276,7 @@ impl Service {
             stamp: now.stamp,
             run_started: None,
             wait_status: WaitStatus(0),
-            holds: [None; Hold::ALL],
+            holds: Holds::default(),
             failed: false,
             once: false,
             closing: false,
@@ -325,22 +288,7 @@ impl Service {
     }
 
     fn held(&self, now: Now) -> bool {
-        self.release().is_some_and(|t| now.mono < t)
-    }
-
-    /// When the last hold ends.
-    fn release(&self) -> Option<Instant> {
-        self.holds.iter().flatten().max().copied()
-    }
-
-    fn hold(&mut self, kind: Hold, until: Option<Instant>) {
-        if let Some(slot) = self.holds.get_mut(kind.index()) {
-            *slot = until;
-        }
-    }
-
-    fn hold_of(&self, kind: Hold) -> Option<Instant> {
-        self.holds.get(kind.index()).copied().flatten()
+        self.holds.holding(now.mono)
     }
 
     /// A start is due once every hold has passed.
@@ -442,7 +390,7 @@ impl Supervisor {
             .into_iter()
             .flatten()
             .filter(|s| s.wants_start() && !(s.closing || self.exiting))
-            .filter_map(Service::release)
+            .filter_map(|s| s.holds.release())
             .min()
     }
 
@@ -508,7 +456,7 @@ impl Supervisor {
         s.paused = false;
         s.got_term = false;
         s.stop_sent = false;
-        s.holds = [None; Hold::ALL];
+        s.holds.clear();
         if let Child::Finish { .. } = child {
             // The finish state keeps the run's timestamp (§5).
             s.state = State::Finish;
@@ -523,7 +471,7 @@ impl Supervisor {
 
     fn spawn_failed(&mut self, child: Child, now: Now) {
         if let Some(s) = self.service_mut(child.which()) {
-            s.hold(Hold::ForkRetry, Some(now.mono + FORK_RETRY));
+            s.holds.set(Hold::ForkRetry, Some(now.mono + FORK_RETRY));
         }
     }
 
@@ -575,27 +523,6 @@ impl Supervisor {
         }
     }
 
-    /// Extension: the main service is down; the restart policy weighs the
-    /// last death: a back-off hold, or giving up. A service given up on is
-    /// recorded as down and wanted down, so that `sv up` (which skips `u`
-    /// when want is already up, sv.md §4) sends the `u` that clears it.
-    /// Returns the group to sweep when giving up.
-    fn weigh_death(&mut self, now: Now) -> Option<u32> {
-        let m = &mut self.main;
-        match self.health.went_down(m.want == Want::Up) {
-            Decision::Restart => None,
-            Decision::Hold(delay) => {
-                m.hold(Hold::Backoff, Some(now.mono + delay));
-                None
-            }
-            Decision::GiveUp { pgid } => {
-                m.failed = true;
-                m.want = Want::Down;
-                Some(pgid)
-            }
-        }
-    }
-
     fn log_ended(&mut self, now: Now) {
         self.pid_changed = true;
         let Some(l) = self.log.as_mut() else { return };
@@ -616,7 +543,7 @@ impl Supervisor {
     /// if `./run` started less than a second ago (§9).
     fn throttle(s: &mut Service, now: Now) {
         if s.run_started.is_some_and(|t| now.mono < t + THROTTLE) {
-            s.hold(Hold::Throttle, Some(now.mono + THROTTLE));
+            s.holds.set(Hold::Throttle, Some(now.mono + THROTTLE));
         }
         s.stamp = now.stamp;
     }
@@ -656,7 +583,7 @@ impl Supervisor {
     fn up(&mut self, which: Which) {
         self.clear_failure(which);
         if which == Which::Main {
-            self.main.hold(Hold::Backoff, None);
+            self.main.holds.set(Hold::Backoff, None);
         }
         self.set_want(which, Want::Up);
         self.write(which);
@@ -667,19 +594,12 @@ impl Supervisor {
     fn down(&mut self, which: Which) {
         self.clear_failure(which);
         if which == Which::Main {
-            self.main.hold(Hold::Backoff, None);
+            self.main.holds.set(Hold::Backoff, None);
             self.health.reset();
         }
         self.set_want(which, Want::Down);
         self.write(which);
         self.stop_if_running(which);
-    }
-
-    /// Extension: `u`, `o` and `d` clear a given-up failure and its count.
-    fn clear_failure(&mut self, which: Which) {
-        if which == Which::Main && std::mem::take(&mut self.main.failed) {
-            self.health.reset();
-        }
     }
 
     /// `o`: want down; start once if no process exists.
@@ -832,27 +752,6 @@ impl Supervisor {
         }
     }
 
-    // ----- health (extension) -----
-
-    fn notified(&mut self, pid: u32, notices: Vec<Notice>) {
-        if pid != 0 && pid == self.run_pid() {
-            for notice in notices {
-                self.health.notice(notice);
-            }
-        }
-    }
-
-    fn health_view(&self) -> View {
-        let m = &self.main;
-        let run_pid = self.run_pid();
-        View {
-            run_pid,
-            stop_sent: run_pid != 0 && m.stop_sent,
-            failed: m.failed,
-            backoff_until: m.hold_of(Hold::Backoff).filter(|_| m.wants_start()).and(m.release()),
-        }
-    }
-
     // ----- status -----
 
     fn write(&mut self, which: Which) {
@@ -877,6 +776,9 @@ impl Supervisor {
         }
     }
 }
+
+#[path = "supervisor_health.rs"]
+mod health_rules;
 
 #[cfg(test)]
 #[path = "supervisor_tests.rs"]

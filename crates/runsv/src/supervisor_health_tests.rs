@@ -7,7 +7,7 @@
 use super::*;
 use crate::health::Notice;
 use runit_core::deaths::{Cause, How};
-use runit_core::health::HealthState;
+use runit_core::health::{HealthState, Mechanism};
 use runit_core::policy::{Backoff, GiveUp, Policy};
 
 fn secs(s: u64) -> Duration {

@@ -24,7 +24,7 @@ use std::os::fd::RawFd;
 const PAGE: usize = 4096;
 
 /// Page-aligned `(start, length)` ranges of the executable's read-only
-/// segments, minus the page(s) of [`idle_block`].
+/// segments, minus the page(s) of `idle_block`.
 #[derive(Debug, Default)]
 pub struct Trim {
     ranges: Vec<(usize, usize)>,
