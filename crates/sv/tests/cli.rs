@@ -175,7 +175,19 @@ fn fatal_when_the_current_directory_cannot_be_opened() {
     } else {
         Command::new(SV)
     };
-    let out = cmd.args(["status", "x"]).current_dir(&dir).output();
+    cmd.args(["status", "x"]).current_dir(&dir);
+    // A just-written copy can be briefly "text busy" while another test
+    // thread's fork still holds its descriptor: retry the exec.
+    let mut out = cmd.output();
+    for _ in 0..100 {
+        match &out {
+            Ok(o) if o.status.code() == Some(126) && text(&o.stderr).contains("Text file busy") => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+                out = cmd.output();
+            }
+            _ => break,
+        }
+    }
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).expect("chmod");
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&bin_dir);
