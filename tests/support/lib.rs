@@ -170,6 +170,8 @@ pub fn read(path: impl AsRef<Path>) -> String {
 #[derive(Debug)]
 pub struct Proc {
     child: Option<Child>,
+    /// The child has been reaped (its pid may belong to someone else now).
+    reaped: bool,
     pid: i32,
     tag: String,
     stderr_path: Option<PathBuf>,
@@ -183,7 +185,7 @@ impl Proc {
         cmd.env(TAG_VAR, &tag).process_group(0);
         let child = cmd.spawn().unwrap_or_else(|e| panic!("spawn {cmd:?}: {e}"));
         let pid = i32::try_from(child.id()).unwrap();
-        Proc { child: Some(child), pid, tag, stderr_path: None }
+        Proc { child: Some(child), reaped: false, pid, tag, stderr_path: None }
     }
 
     /// Spawns `cmd` with its stderr sent to `file` (readable with
@@ -213,13 +215,17 @@ impl Proc {
 
     /// Sends `sig` to the process.
     pub fn signal(&self, sig: i32) {
-        // SAFETY: kill with a pid we own.
-        unsafe { libc::kill(self.pid, sig) };
+        if !self.reaped {
+            // SAFETY: kill with a pid we own and have not reaped.
+            unsafe { libc::kill(self.pid, sig) };
+        }
     }
 
     /// Non-blocking: the exit status if the process has ended.
     pub fn try_wait(&mut self) -> Option<ExitStatus> {
-        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+        let status = self.child.as_mut().and_then(|c| c.try_wait().ok().flatten());
+        self.reaped |= status.is_some();
+        status
     }
 
     /// Waits up to `timeout` for the process to exit.
@@ -235,7 +241,11 @@ impl Proc {
 
 impl Drop for Proc {
     fn drop(&mut self) {
-        kill_tagged(self.pid, &self.tag);
+        // The group is signalled only while its leader is unreaped (alive or
+        // a zombie): then its pid, and so the group id, cannot have been
+        // reused by someone else's process group.
+        let group = (self.child.is_some() && !self.reaped).then_some(self.pid);
+        kill_tagged(group, &self.tag);
         if let Some(mut c) = self.child.take() {
             let _ = c.kill();
             let _ = c.wait();
@@ -243,11 +253,33 @@ impl Drop for Proc {
     }
 }
 
-/// Kills process group `pgid` and every process whose environment carries
-/// `tag`, until none is left (bounded).
-pub fn kill_tagged(pgid: i32, tag: &str) {
-    // SAFETY: signalling a process group we created.
-    unsafe { libc::kill(-pgid, libc::SIGKILL) };
+/// True once `pid` (our child) has exited, without reaping it: the zombie
+/// keeps its pid reserved, so its process group can still be signalled
+/// safely.
+fn exited_unreaped(pid: i32) -> bool {
+    // SAFETY: `info` is a valid out-pointer; WNOWAIT leaves the child
+    // waitable.
+    unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        let r = libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        );
+        r == 0 && info.si_pid() == pid
+    }
+}
+
+/// Kills process group `pgid` (when given: only pass a group whose leader
+/// is not yet reaped) and every process whose environment carries `tag`,
+/// until none is left (bounded).
+pub fn kill_tagged(pgid: Option<i32>, tag: &str) {
+    if let Some(pgid) = pgid {
+        // SAFETY: signalling a process group we created, whose leader's pid
+        // is still reserved.
+        unsafe { libc::kill(-pgid, libc::SIGKILL) };
+    }
     for _ in 0..50 {
         let pids = tagged_pids(tag);
         if pids.is_empty() {
@@ -335,18 +367,14 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Outcome {
         let _ = err.read_to_end(&mut s);
         s
     });
-    let status = wait_for(timeout, || child.try_wait().ok().flatten());
-    let status = match status {
-        Some(s) => s,
-        None => {
-            kill_tagged(p.pid, &p.tag);
-            let _ = child.kill();
-            let s = child.wait().unwrap();
-            panic!("command {cmd:?} did not finish within {timeout:?} ({s})");
-        }
-    };
-    // Grandchildren that outlive the command keep the pipes open: kill them.
-    kill_tagged(p.pid, &p.tag);
+    let finished = wait_for(timeout, || exited_unreaped(p.pid).then_some(())).is_some();
+    // Grandchildren that outlive the command keep the pipes open: kill them
+    // (and, on timeout, the command) while its pid is still reserved.
+    kill_tagged(Some(p.pid), &p.tag);
+    let status = child.wait().unwrap();
+    if !finished {
+        panic!("command {cmd:?} did not finish within {timeout:?} ({status})");
+    }
     let stdout = String::from_utf8_lossy(&t_out.join().unwrap()).into_owned();
     let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
     Outcome { code: status.code(), stdout, stderr }
