@@ -56,15 +56,15 @@ struct Input {
 }
 
 impl Input {
-    fn new(opts: &Options) -> Self {
+    fn new(opts: &Options) -> Option<Self> {
         let block = opts.buflen.clamp(BLOCK, MAX_BLOCK);
-        Input {
-            buf: InputBuffer::new(block, opts.line_max),
+        Some(Input {
+            buf: InputBuffer::new(block, opts.line_max)?,
             splitter: Splitter::new(opts.line_max),
             replacer: opts.replace.as_ref().map(|r| Replacer::new(r.with, &r.extra)),
             stamper: Stamper::new(opts.stamp),
             carry_stamp: Stamp::EMPTY,
-        }
+        })
     }
 
     /// One `read` into the buffer: `Ok(0)` at end of input.
@@ -139,6 +139,17 @@ impl Input {
     }
 }
 
+/// Why the logger could not start.
+#[derive(Debug)]
+pub enum StartError {
+    /// No directory could be opened.
+    NoDirectories,
+    /// The signal handlers could not be installed.
+    Signals(io::Error),
+    /// The input buffer (`-l` bytes plus a block) could not be allocated.
+    OutOfMemory,
+}
+
 /// The logger: input, outputs and signals.
 #[derive(Debug)]
 pub struct Logger {
@@ -149,25 +160,26 @@ pub struct Logger {
 }
 
 impl Logger {
-    /// Installs the signal handlers and opens the directories; `None` when
-    /// no directory could be opened (the caller prints runit's fatal line).
-    pub fn start(opts: &Options) -> io::Result<Option<Logger>> {
+    /// Installs the signal handlers and opens the directories (the caller
+    /// prints runit's fatal line on failure).
+    pub fn start(opts: &Options) -> Result<Logger, StartError> {
         let reporter = Reporter::new(opts.verbose);
         sys::ensure_std_fds();
         if opts.copy_stdout {
             sys::ignore_sigpipe();
         }
-        let mut signals = SignalPipe::new()?;
+        let input = Input::new(opts).ok_or(StartError::OutOfMemory)?;
+        let mut signals = SignalPipe::new().map_err(StartError::Signals)?;
         for sig in [libc::SIGTERM, libc::SIGHUP, libc::SIGALRM, libc::SIGCHLD] {
-            signals.catch(sig)?;
+            signals.catch(sig).map_err(StartError::Signals)?;
         }
         let ctx = OpenContext { line_max: opts.line_max, reporter, restore_sigpipe: opts.copy_stdout };
         let names = opts.dirs.iter().map(|d| d.as_bytes().to_vec()).collect();
         let mut out = Fanout::new(names, ctx, opts.copy_stdout);
         if !out.open(Instant::now()) {
-            return Ok(None);
+            return Err(StartError::NoDirectories);
         }
-        Ok(Some(Logger { input: Input::new(opts), out, signals, reporter }))
+        Ok(Logger { input, out, signals, reporter })
     }
 
     /// Runs until end of input, SIGTERM, or a failed reopen.

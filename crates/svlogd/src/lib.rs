@@ -26,7 +26,7 @@ pub mod stamp;
 pub mod sys;
 pub mod udp;
 
-use driver::{Ending, Logger};
+use driver::{Ending, Logger, StartError};
 use message::Reporter;
 use options::Parsed;
 use runit_core::report::{usage_text, write_stderr};
@@ -83,11 +83,15 @@ pub fn run(args: &[OsString]) -> ExitCode {
     };
     let reporter = Reporter::new(opts.verbose);
     let mut logger = match Logger::start(&opts) {
-        Ok(Some(l)) => l,
-        Ok(None) => return no_directories(reporter),
-        Err(e) => {
-            reporter
-                .fatal(&[b"unable to set up signal handling: ", runit_core::errtext::io_text(&e).as_bytes()]);
+        Ok(l) => l,
+        Err(StartError::NoDirectories) => return no_directories(reporter),
+        Err(StartError::Signals(e)) => {
+            let text = runit_core::errtext::io_text(&e);
+            reporter.fatal(&[b"unable to catch signals: ", text.as_bytes()]);
+            return ExitCode::Fatal;
+        }
+        Err(StartError::OutOfMemory) => {
+            reporter.fatal(&[b"out of memory."]);
             return ExitCode::Fatal;
         }
     };

@@ -60,8 +60,15 @@ impl Replacer {
 }
 
 /// One block of input plus the carried start of an unfinished line.
+///
+/// Room for a block plus `len` bytes is reserved up front (address space
+/// only), but memory is initialised, and so made resident, only as far as
+/// reads actually reach: a huge `-l` costs nothing until a line that long
+/// arrives.
 #[derive(Debug)]
 pub struct InputBuffer {
+    /// Initialised bytes; `buf.len()` only grows, and never beyond the
+    /// capacity reserved in [`InputBuffer::new`].
     buf: Vec<u8>,
     filled: usize,
     block: usize,
@@ -69,14 +76,21 @@ pub struct InputBuffer {
 
 impl InputBuffer {
     /// A buffer that reads `block` bytes at a time and can carry a line
-    /// start of up to `line_max` bytes.
-    pub fn new(block: usize, line_max: usize) -> Self {
-        InputBuffer { buf: vec![0; block.saturating_add(line_max)], filled: 0, block }
+    /// start of up to `line_max` bytes; `None` if that much address space
+    /// cannot be had (an absurd `-l`).
+    pub fn new(block: usize, line_max: usize) -> Option<Self> {
+        let mut buf = Vec::new();
+        buf.try_reserve_exact(block.checked_add(line_max)?).ok()?;
+        Some(InputBuffer { buf, filled: 0, block })
     }
 
-    /// Where the next read goes.
+    /// Where the next read goes (`block` bytes after the carried ones).
     pub fn spare(&mut self) -> &mut [u8] {
-        let end = (self.filled + self.block).min(self.buf.len());
+        let end = (self.filled + self.block).min(self.buf.capacity());
+        if self.buf.len() < end {
+            // Within the reserved capacity: no reallocation.
+            self.buf.resize(end, 0);
+        }
         &mut self.buf[self.filled..end]
     }
 
@@ -249,7 +263,11 @@ mod tests {
 
     #[test]
     fn input_buffer_carries() {
-        let mut b = InputBuffer::new(8, 4);
+        let mut b = InputBuffer::new(8, 4).expect("buffer");
+        assert!(InputBuffer::new(usize::MAX, 2).is_none());
+        // A huge -l reserves address space only.
+        let mut big = InputBuffer::new(8, 1 << 32).expect("reserve");
+        assert_eq!(big.spare().len(), 8);
         b.spare()[..6].copy_from_slice(b"ab\ncd!");
         b.commit(6);
         assert_eq!(b.data(), b"ab\ncd!");

@@ -65,3 +65,13 @@ fn no_functional_directory_is_fatal_111() {
          svlogd: fatal: no functional log directories.\n"
     );
 }
+
+#[test]
+fn absurd_line_length_is_out_of_memory_not_a_crash() {
+    let dir = std::env::temp_dir().join(format!("svlogd-cli-oom-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    let d = dir.to_string_lossy().into_owned();
+    let (code, err) = svlogd(&["-l", "1000000000000000", "-b", "1000000000000001", &d]);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!((code, err.as_str()), (Some(111), "svlogd: fatal: out of memory.\n"));
+}
