@@ -267,14 +267,16 @@ pub fn runsv_sm(data: &[u8]) {
         let log = (op & 16 != 0).then(|| BYTES[usize::from(input.byte()) % BYTES.len()]);
         let term = op & 0x60 == 0x20;
         if op & 0x60 == 0x40 {
-            let notice = match input.byte() % 4 {
-                0 => Notice::Ready,
-                1 => Notice::Reloading,
-                2 => Notice::Stopping,
-                _ => Notice::Status("x".into()),
-            };
+            let notices = (0..1 + input.byte() % 3)
+                .map(|_| match input.byte() % 4 {
+                    0 => Notice::Ready,
+                    1 => Notice::Reloading,
+                    2 => Notice::Stopping,
+                    _ => Notice::Status("x".into()),
+                })
+                .collect();
             let pid = sim.sup.run_pid();
-            sim.feed(Event::Notify { pid, notice });
+            sim.feed(Event::Notify { pid, notices });
         }
         sim.iteration(&exits, main, log, term);
     }
