@@ -342,13 +342,9 @@ impl Runsvdir {
         let target = self.watch_scan_dir();
         let result = self.scan_listing(clock, target.as_ref());
         if let Some(w) = self.watcher.as_mut() {
-            let (failures, fresh) = w.end();
-            for (path, e) in failures {
+            for (path, e) in w.end() {
                 self.say.warn(&[b"unable to watch ", path.as_os_str().as_bytes()], Some(&e));
             }
-            // Names were looked up in directories not yet watched: look again
-            // now that every watch is in place (watch.rs, module doc).
-            self.rescan |= fresh && self.shutdown.is_none();
         }
         self.blocked = result.is_err();
         match result {

@@ -11,12 +11,11 @@
 //!   replaced behind a symlink, or a dangling symlink's target appearing,
 //!   triggers a rescan.
 //!
-//! A resolution looks a name up before the watch on its directory exists
-//! when that directory is new to the set (a parent that just appeared, a
-//! fresh symlink target): a change in that gap would have no event. So a
-//! rebuild that added any new watch reports it ([`Watcher::end`]), and the
-//! driver scans once more with every watch in place; the second pass adds
-//! none and the set is stable.
+//! Resolving looks a name up before the watch on its directory exists when
+//! that directory is new to the set (a parent that just appeared, a fresh
+//! symlink target): a change in that gap would have no event. So a chain
+//! that added a watch is resolved again, without remembered lookups, until
+//! it adds none: then every name it depends on was looked up under a watch.
 //!
 //! inotify watches are per inode, so the set is small however many services
 //! share a directory. A watch that cannot be added (watch limit, no read
@@ -58,8 +57,6 @@ pub struct Watcher {
     failures: Vec<(PathBuf, io::Error)>,
     reported: HashSet<PathBuf>,
     lookups: CachedFs,
-    /// A watch was added in this rebuild that the previous set lacked.
-    fresh: bool,
 }
 
 impl Watcher {
@@ -73,7 +70,6 @@ impl Watcher {
             failures: Vec::new(),
             reported: HashSet::new(),
             lookups: CachedFs::default(),
-            fresh: false,
         })
     }
 
@@ -88,17 +84,26 @@ impl Watcher {
         self.cycle_paths.clear();
         self.failures.clear();
         self.lookups.clear();
-        self.fresh = false;
     }
 
     /// Watches everything `path` (relative to `base`) resolves through;
     /// returns where it leads.
     pub fn chain(&mut self, base: &Place, path: &Path) -> Result<Place, i32> {
-        let chain = resolve::resolve(&self.lookups, base, path);
-        for p in &chain.points {
-            self.want(&p.dir, Some(&p.name));
+        // Each pass that adds a watch can only find deeper or other
+        // directories; the bound is the symlink limit's worth of passes.
+        for _ in 0..resolve::MAX_SYMLINKS {
+            let chain = resolve::resolve(&self.lookups, base, path);
+            let mut added = false;
+            for p in &chain.points {
+                added |= self.want(&p.dir, Some(&p.name));
+            }
+            if !added {
+                return chain.target;
+            }
+            // Lookups made before their directory was watched may be stale.
+            self.lookups.clear();
         }
-        chain.target
+        resolve::resolve(&self.lookups, base, path).target
     }
 
     /// Watches directory `dir` for any name.
@@ -106,7 +111,9 @@ impl Watcher {
         self.want(dir, None);
     }
 
-    fn want(&mut self, dir: &Path, name: Option<&OsStr>) {
+    /// Adds `dir` (for `name`, or for any name) to the set being built;
+    /// true if that put a watch on a directory not watched before.
+    fn want(&mut self, dir: &Path, name: Option<&OsStr>) -> bool {
         let wd = match self.cycle_paths.get(dir) {
             Some(wd) => *wd,
             None => {
@@ -124,8 +131,8 @@ impl Watcher {
                 wd
             }
         };
-        let Some(wd) = wd else { return };
-        self.fresh |= !self.active.contains_key(&wd);
+        let Some(wd) = wd else { return false };
+        let added = !self.active.contains_key(&wd) && !self.next.contains_key(&wd);
         let interest = self.next.entry(wd).or_default();
         match name {
             None => interest.any = true,
@@ -135,13 +142,12 @@ impl Watcher {
                 }
             }
         }
+        added
     }
 
     /// Finishes the rebuild: drops watches no longer needed and returns the
-    /// failures not reported before, and whether a watch was added that the
-    /// previous set lacked (then what was looked up before it existed must
-    /// be looked at again).
-    pub fn end(&mut self) -> (Vec<(PathBuf, io::Error)>, bool) {
+    /// failures not reported before.
+    pub fn end(&mut self) -> Vec<(PathBuf, io::Error)> {
         for wd in self.active.keys() {
             if !self.next.contains_key(wd) {
                 self.inotify.remove(*wd);
@@ -154,7 +160,7 @@ impl Watcher {
             .filter(|(p, _)| !self.reported.contains(p))
             .collect();
         self.reported = now;
-        (fresh, std::mem::take(&mut self.fresh))
+        fresh
     }
 
     /// True while some wanted watch is missing.
@@ -218,17 +224,16 @@ mod tests {
         let long = PathBuf::from("x/".repeat(3000));
         w.begin();
         w.all(&long);
-        let (failures, fresh) = w.end();
-        assert!(!fresh, "a failed watch is not a new one");
+        let failures = w.end();
         assert_eq!(failures.len(), 1);
         assert_eq!(failures[0].1.raw_os_error(), Some(libc::ENAMETOOLONG));
         assert!(w.degraded());
         w.begin();
         w.all(&long);
-        assert!(w.end().0.is_empty(), "reported once");
+        assert!(w.end().is_empty(), "reported once");
         assert!(w.degraded(), "still missing");
         w.begin();
-        assert!(w.end().0.is_empty());
+        assert!(w.end().is_empty());
         assert!(!w.degraded(), "no longer wanted");
     }
 
@@ -244,13 +249,7 @@ mod tests {
         let target = w.chain(&Place::resolved(&tmp), Path::new("current")).expect("resolves");
         assert_eq!(target.path(), tmp.join("sets/g1"));
         w.all(target.path());
-        let (failures, fresh) = w.end();
-        assert!(failures.is_empty());
-        assert!(fresh, "first rebuild adds watches");
-        w.begin();
-        let again = w.chain(&Place::resolved(&tmp), Path::new("current")).expect("resolves");
-        w.all(again.path());
-        assert!(!w.end().1, "the same set again adds nothing");
+        assert!(w.end().is_empty());
         assert!(!w.degraded());
         // Unrelated names in watched directories do not call for a scan.
         std::fs::write(tmp.join("unrelated"), b"").expect("write");
@@ -264,22 +263,20 @@ mod tests {
     }
 
     #[test]
-    fn a_parent_that_appears_gets_a_fresh_watch() {
-        let tmp = std::env::temp_dir().join(format!("runsvdir-fresh-{}", std::process::id()));
+    fn want_tells_a_new_watch_from_a_known_one() {
+        let tmp = std::env::temp_dir().join(format!("runsvdir-want-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).expect("mkdir");
+        std::fs::create_dir_all(tmp.join("a")).expect("mkdir");
         let mut w = Watcher::new().expect("watcher");
         w.begin();
-        assert!(w.chain(&Place::resolved(&tmp), Path::new("a/b")).is_err());
-        assert!(w.end().1);
-        // The missing name appears: the event asks for a rescan, whose
-        // rebuild watches the new directory for the first time, so the
-        // driver must look once more (b may have appeared in the gap).
-        std::fs::create_dir_all(tmp.join("a/b")).expect("mkdir");
-        assert!(w.relevant().expect("read"));
+        assert!(w.want(&tmp, Some(OsStr::new("a"))), "first watch on the directory");
+        assert!(!w.want(&tmp, Some(OsStr::new("b"))), "same directory, same cycle");
+        assert!(!w.want(&tmp.join("missing"), None), "nothing to watch");
+        assert!(w.end().is_empty());
         w.begin();
-        assert!(w.chain(&Place::resolved(&tmp), Path::new("a/b")).is_ok());
-        assert!(w.end().1, "a/ is watched for the first time");
+        assert!(!w.want(&tmp, None), "watched since the last cycle");
+        assert!(w.want(&tmp.join("a"), None));
+        assert!(w.end().is_empty());
         std::fs::remove_dir_all(&tmp).expect("cleanup");
     }
 }
