@@ -223,9 +223,9 @@ fn b17_pause_and_continue() {
 #[test]
 fn b18_b19_term_ignoring_process() {
     let s = Scratch::new("runsv-b18");
-    let dir = service(&s, "svc", "trap '' TERM; exec sleep 1000");
+    let dir = service(&s, "svc", "trap '' TERM; echo $$ > ready; exec sleep 1000");
     let mut p = runsv(&dir);
-    wait_running_pid(&dir, T);
+    ready(&dir);
     control(&dir, "d");
     wait_stat(&dir, "run, got TERM, want down", T);
     // stat is written before status (§4): wait for the record too.
@@ -554,10 +554,10 @@ fn c49_kill_during_finish_runs_finish_twice() {
 #[test]
 fn c50_exit_then_kill_exits_at_once() {
     let s = Scratch::new("runsv-c50");
-    let dir = service(&s, "svc", "trap '' TERM; exec sleep 1000");
+    let dir = service(&s, "svc", "trap '' TERM; echo $$ > ready; exec sleep 1000");
     script(dir.join("finish"), "#!/bin/sh\necho ran > finish.ran\n");
     let mut p = runsv(&dir);
-    wait_running_pid(&dir, T);
+    ready(&dir);
     control(&dir, "x");
     wait_stat(&dir, "run, got TERM, want exit", T);
     control(&dir, "k");
