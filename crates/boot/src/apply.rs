@@ -248,6 +248,7 @@ fn new_state(prep: &Prepared, generation: u64, previous: Option<u64>, runsvdir: 
                 component: s.component.clone(),
                 deps: s.deps.clone(),
                 stop_timeout_s: s.manifest.stop.timeout_s,
+                stop_signal: s.manifest.stop.signal.clone(),
                 group_stop: s.manifest.stop.group && s.manifest.process.process_group,
                 check_timeout_s: s.manifest.check.as_ref().map(|c| c.timeout_s),
                 port: s.port,
@@ -274,7 +275,7 @@ fn new_state(prep: &Prepared, generation: u64, previous: Option<u64>, runsvdir: 
 /// Stops one service's main process (graceful, then escalated). Its
 /// logger is left to drain: it exits at end of input when runsv goes.
 pub fn stop_service(dir: &Path, ss: &ServiceState) -> svctl::Stopped {
-    svctl::stop(dir, Duration::from_secs(ss.stop_timeout_s))
+    svctl::stop(dir, ss.stop_how())
 }
 
 /// Waits for runsv to take `fresh` services, then for every service to be

@@ -225,6 +225,12 @@ fn ten() -> u64 {
 /// Signals `[stop].signal` may name.
 pub const STOP_SIGNALS: [&str; 6] = ["TERM", "INT", "QUIT", "HUP", "USR1", "USR2"];
 
+/// The number of a signal in [`STOP_SIGNALS`].
+pub fn signal_number(name: &str) -> Option<i32> {
+    let n = [libc::SIGTERM, libc::SIGINT, libc::SIGQUIT, libc::SIGHUP, libc::SIGUSR1, libc::SIGUSR2];
+    STOP_SIGNALS.iter().position(|s| *s == name).and_then(|i| n.get(i).copied())
+}
+
 /// `[check]`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

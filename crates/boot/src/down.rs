@@ -3,6 +3,9 @@
 //! Services stop in reverse dependency order, gracefully (`d`, which runs
 //! `control/t`: the stop signal to the process group) with escalation to
 //! SIGKILL of the group after each service's timeout; then their loggers.
+//! No runsvdir or runsv needs to be running (stage 3 of runit, a container
+//! whose stage 2 was killed): service processes a gone runsv left behind
+//! are stopped directly and their loggers drain ([`crate::orphan`]).
 //! `current` is pointed at an empty set and every runsv is told to exit; a
 //! runsvdir boot started is sent HUP. Once no runsv holds any of our
 //! `supervise/ok`, everything generated is removed: service directories
@@ -18,6 +21,7 @@ use crate::apply;
 use crate::context::Boot;
 use crate::error::{BootError, Context, Result};
 use crate::fsx;
+use crate::orphan;
 use crate::runsvdir;
 use crate::state::State;
 use crate::svctl;
@@ -25,6 +29,9 @@ use runit_core::supervise::Supervise;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// How long a logger whose runsv is gone gets to reach end of input.
+const LOGGER_DRAIN: Duration = Duration::from_secs(10);
 
 /// `boot down`.
 pub fn down(boot: &Boot, purge: bool) -> Result<String> {
@@ -79,10 +86,10 @@ pub fn teardown(boot: &Boot, state: Option<State>, purge: bool, last: bool) -> R
         for name in st.order.iter().rev() {
             let Some(ss) = st.services.get(name) else { continue };
             let dir = l.service_dir(&ss.dirname(name));
-            if svctl::alive(&dir, Supervise::MAIN) {
+            let r = apply::stop_service(&dir, ss);
+            if r.found {
                 stopped.push(name.clone());
             }
-            let r = apply::stop_service(&dir, ss);
             groups.extend(r.pgid);
             if r.killed {
                 killed.push(name.clone());
@@ -91,10 +98,7 @@ pub fn teardown(boot: &Boot, state: Option<State>, purge: bool, last: bool) -> R
         }
     }
     for dir in service_dirs(&l.sv_dir()).into_iter().filter(|d| !done.contains(d)) {
-        if svctl::alive(&dir, Supervise::MAIN) {
-            let r = svctl::stop(&dir, Duration::from_secs(10));
-            groups.extend(r.pgid);
-        }
+        groups.extend(svctl::stop(&dir, svctl::StopHow::UNKNOWN).pgid);
     }
     if std::fs::symlink_metadata(l.current()).is_ok() {
         fsx::ensure_dir(&l.sets_dir().join("empty"), 0o755)
@@ -109,8 +113,12 @@ pub fn teardown(boot: &Boot, state: Option<State>, purge: bool, last: bool) -> R
     if let Some(r) = state.as_ref().and_then(|s| s.runsvdir) {
         runsvdir::hangup(&r, Duration::from_secs(10));
     }
+    // Loggers whose runsv is gone drain to end of input by themselves,
+    // now that the service processes (the pipe's writers) are gone.
+    let loggers: Vec<_> = dirs.iter().filter_map(|d| orphan::find(d, Supervise::LOG)).collect();
     let wait = Duration::from_secs(boot.config.start_timeout_s + 5);
     svctl::wait(wait, || dirs.iter().all(|d| svctl::gone(d)));
+    orphan::drain_loggers(&loggers, LOGGER_DRAIN);
     let live: Vec<&PathBuf> = dirs.iter().filter(|d| !svctl::gone(d)).collect();
     remove_generated(boot, &live, purge, last)?;
     let ports: Vec<u16> = state.iter().flat_map(|s| s.services.values().filter_map(|v| v.port)).collect();

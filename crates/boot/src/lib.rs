@@ -26,6 +26,7 @@ pub mod fsx;
 pub mod layout;
 pub mod lock;
 pub mod names;
+pub mod orphan;
 pub mod plan;
 pub mod render;
 pub mod runsvdir;

@@ -6,10 +6,12 @@
 //! service), so it is 0644.
 
 use crate::error::{BootError, Context, Result};
+use crate::svctl::StopHow;
 use crate::tags::Tag;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::Duration;
 
 /// Schema version written.
 pub const SCHEMA: u32 = 1;
@@ -25,6 +27,11 @@ pub struct ServiceState {
     pub deps: Vec<String>,
     /// `[stop].timeout_s`.
     pub stop_timeout_s: u64,
+    /// `[stop].signal` (one of `catalogue::STOP_SIGNALS`); used when boot
+    /// stops a process whose runsv is gone. States written before it was
+    /// recorded read as TERM.
+    #[serde(default = "term")]
+    pub stop_signal: String,
     /// Whether `control/t` signals the process group.
     pub group_stop: bool,
     /// `[check].timeout_s` when it has a check.
@@ -33,10 +40,24 @@ pub struct ServiceState {
     pub port: Option<u16>,
 }
 
+fn term() -> String {
+    "TERM".into()
+}
+
 impl ServiceState {
     /// `<name>@<hash>`, the directory name under `sv/`.
     pub fn dirname(&self, name: &str) -> String {
         format!("{name}@{}", self.hash)
+    }
+
+    /// How to stop it: its stop signal (TERM if the name is unknown),
+    /// group or pid, timeout.
+    pub fn stop_how(&self) -> StopHow {
+        StopHow {
+            signal: crate::catalogue::signal_number(&self.stop_signal).unwrap_or(libc::SIGTERM),
+            group: self.group_stop,
+            timeout: Duration::from_secs(self.stop_timeout_s),
+        }
     }
 }
 

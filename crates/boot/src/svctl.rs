@@ -10,7 +10,11 @@
 //! Readiness today is `./check` (as `sv check` runs it: cwd = service dir,
 //! stdout closed, exit 0 = ready). [`ready`] is the one place that decides
 //! it, so readiness notification (issue #12) plugs in here.
+//!
+//! [`stop`] also stops what a runsv that is gone left running (stage 3, a
+//! killed supervision tree): see [`crate::orphan`].
 
+use runit_core::instance;
 use runit_core::status::{State, Status};
 use runit_core::supervise::{self, Supervise};
 use std::path::Path;
@@ -51,40 +55,96 @@ pub fn wait(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
 /// How a stop went.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Stopped {
+    /// Something was there to stop: a runsv, or a service process that
+    /// outlived its runsv.
+    pub found: bool,
     /// The process group of the stopped process (when group-stopped).
     pub pgid: Option<i32>,
     /// It had to be killed.
     pub killed: bool,
 }
 
-fn kill(pid: i32, sig: i32) -> bool {
+/// How a service is stopped (its manifest's `[stop]`): `control/t` sends
+/// `signal` when runsv is there; boot sends it itself when runsv is gone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StopHow {
+    /// The stop signal's number.
+    pub signal: i32,
+    /// To the process group (else to the pid alone).
+    pub group: bool,
+    /// Then SIGKILL.
+    pub timeout: Duration,
+}
+
+impl StopHow {
+    /// For a service directory boot has no record of: TERM to the group,
+    /// KILL after 10 s (the manifest defaults).
+    pub const UNKNOWN: StopHow =
+        StopHow { signal: libc::SIGTERM, group: true, timeout: Duration::from_secs(10) };
+}
+
+/// `kill(2)`; true when the signal was sent.
+pub fn kill(pid: i32, sig: i32) -> bool {
     // SAFETY: kill(2) has no memory-safety preconditions.
     unsafe { libc::kill(pid, sig) == 0 }
 }
 
-/// True when process group `pgid` still has members.
+/// True when process group `pgid` still has a member that is not a
+/// zombie. `kill(-pgid, 0)` alone also counts zombies, which an init that
+/// reaps late (or a container's process 1 that never does) keeps around.
 pub fn group_alive(pgid: i32) -> bool {
-    pgid > 1 && kill(-pgid, 0)
+    pgid > 1 && kill(-pgid, 0) && group_has_live_member(pgid)
+}
+
+fn group_has_live_member(pgid: i32) -> bool {
+    let Ok(entries) = std::fs::read_dir("/proc") else { return true };
+    entries.flatten().any(|e| {
+        let pid = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok());
+        pid.and_then(|p| instance::proc_stat(p).ok()).is_some_and(|s| s.pgrp == pgid && s.state != 'Z')
+    })
 }
 
 /// True when `pid` leads its own process group (chpst -P made it one).
-fn group_leader(pid: i32) -> bool {
+pub fn group_leader(pid: i32) -> bool {
     // SAFETY: getpgid(2) has no memory-safety preconditions.
     pid > 1 && unsafe { libc::getpgid(pid) } == pid
 }
 
-/// Stops the main service of `dir`: `d` (runsv runs `control/t`, which
-/// sends the stop signal), wait up to `timeout`, then escalate: SIGKILL to
-/// the whole process group when the service leads one, else runsv's `k`.
-/// Both at once would race (a `k` that reaches runsv after the KILL lands
-/// during `./finish` makes runsv run finish again and can lose its output).
-/// Stragglers left in the group after the leader exited get SIGKILL too,
-/// so nothing of the service survives.
-pub fn stop(dir: &Path, timeout: Duration) -> Stopped {
-    let mut out = Stopped::default();
-    if !alive(dir, Supervise::MAIN) {
-        return out;
+/// SIGKILL to whatever is left in the process group `pgid` (stragglers
+/// after the leader exited); marks `out` killed when there was any.
+pub fn sweep(pgid: Option<i32>, out: &mut Stopped) {
+    if let Some(p) = pgid
+        && group_alive(p)
+    {
+        kill(-p, libc::SIGKILL);
+        out.killed = true;
+        wait(Duration::from_secs(2), || !group_alive(p));
     }
+}
+
+/// Stops the main service of `dir`: `d` (runsv runs `control/t`, which
+/// sends the stop signal), wait up to the timeout, then escalate: SIGKILL
+/// to the whole process group when the service leads one, else runsv's
+/// `k`. Both at once would race (a `k` that reaches runsv after the KILL
+/// lands during `./finish` makes runsv run finish again and can lose its
+/// output). Stragglers left in the group after the leader exited get
+/// SIGKILL too, so nothing of the service survives.
+///
+/// When no runsv supervises `dir` (any more), the service process it last
+/// started may still run: [`crate::orphan::stop`] signals it directly.
+pub fn stop(dir: &Path, how: StopHow) -> Stopped {
+    let mut out =
+        if alive(dir, Supervise::MAIN) { stop_through_runsv(dir, how.timeout) } else { Stopped::default() };
+    // runsv gone before or during the stop: what it left behind.
+    if let Some(left) = crate::orphan::find(dir, Supervise::MAIN) {
+        let r = crate::orphan::stop(&left, how);
+        out = Stopped { found: true, pgid: r.pgid.or(out.pgid), killed: out.killed || r.killed };
+    }
+    out
+}
+
+fn stop_through_runsv(dir: &Path, timeout: Duration) -> Stopped {
+    let mut out = Stopped { found: true, ..Stopped::default() };
     let pid = status(dir, Supervise::MAIN)
         .filter(|s| s.state == State::Run)
         .and_then(|s| i32::try_from(s.pid).ok())
@@ -103,13 +163,7 @@ pub fn stop(dir: &Path, timeout: Duration) -> Stopped {
         }
         wait(Duration::from_secs(5), || is_down(dir, Supervise::MAIN));
     }
-    if let Some(p) = out.pgid
-        && group_alive(p)
-    {
-        kill(-p, libc::SIGKILL);
-        out.killed = true;
-        wait(Duration::from_secs(2), || !group_alive(p));
-    }
+    sweep(out.pgid, &mut out);
     out
 }
 

@@ -186,6 +186,7 @@ fn state_of(p: &Plan) -> State {
                     component: s.component.clone(),
                     deps: s.deps.clone(),
                     stop_timeout_s: 10,
+                    stop_signal: "TERM".into(),
                     group_stop: true,
                     check_timeout_s: None,
                     port: s.port,
