@@ -219,6 +219,29 @@ impl Health {
     }
 }
 
+impl Health {
+    /// Readiness as a client that *waits* for it sees it (`sv -w`, boot):
+    /// as [`Health::readiness`], except that a record about another
+    /// process means "not ready yet" when the service declares a
+    /// mechanism, instead of "ask `./check`". runsv publishes `status`
+    /// first and `health` just after it; a reader woken by the new status
+    /// record may still read the previous run's health record, and must not
+    /// take the new run for ready because its `./check` passes or is
+    /// missing.
+    pub fn awaited(&self, status: &Status) -> Readiness {
+        match self.readiness(status) {
+            Readiness::Unknown if self.mechanism != Mechanism::None => Readiness::NotReady,
+            r => r,
+        }
+    }
+}
+
+/// [`Health::awaited`] for `<service_dir>/supervise/health`; `Unknown`
+/// without a record (C runsv, or runit-rs's before this file existed).
+pub fn awaited(service_dir: &Path, status: &Status) -> Readiness {
+    read(service_dir).map_or(Readiness::Unknown, |h| h.awaited(status))
+}
+
 /// The 24 hex digits of a label.
 pub fn hex(t: Tai64N) -> String {
     t.to_hex().iter().map(|&b| char::from(b)).collect()
@@ -372,6 +395,31 @@ mod tests {
         assert_eq!(starting.readiness(&st), Readiness::NotReady);
         let none = Health { mechanism: Mechanism::None, state: HealthState::Run, ..h };
         assert_eq!(none.readiness(&st), Readiness::Unknown);
+    }
+
+    #[test]
+    fn a_waiting_reader_never_falls_back_to_check_for_a_declared_mechanism() {
+        let h = Health {
+            state: HealthState::Ready,
+            pid: 42,
+            since: stamp(1),
+            mechanism: Mechanism::NotificationFd(0),
+            until: None,
+            status: None,
+        };
+        let st = Status {
+            stamp: stamp(2),
+            pid: 43,
+            paused: false,
+            want: WANT_UP,
+            got_term: false,
+            state: State::Run,
+        };
+        assert_eq!(h.readiness(&st), Readiness::Unknown);
+        assert_eq!(h.awaited(&st), Readiness::NotReady, "runsv has not published pid 43's record yet");
+        assert_eq!(h.awaited(&Status { pid: 42, ..st }), Readiness::Ready { since: stamp(1) });
+        let none = Health { mechanism: Mechanism::None, state: HealthState::Run, ..h };
+        assert_eq!(none.awaited(&st), Readiness::Unknown, "no mechanism: ./check decides");
     }
 
     #[test]
