@@ -167,7 +167,7 @@ impl Rng {
 pub fn numbered_producer(tag: &str, burst: u32, pause: &str) -> String {
     let sleep = if pause == "0" { String::new() } else { format!("sleep {pause}; ") };
     format!(
-        "#!/bin/sh\nexec 2>&1\nexec env RUN_MARKER={tag} /bin/sh -c 'i=0; while :; do j=0; while [ $j -lt {burst} ]; do i=$((i+1)); j=$((j+1)); echo \"$0 $$ $i\"; done; {sleep}done' {tag}\n"
+        "#!/bin/sh\nexec 2>&1\nexec env RUN_MARKER={tag} /bin/sh -c 'i=0; trap \"echo \\$\\$ \\$i >>produced; exit\" TERM; while :; do j=0; while [ $j -lt {burst} ]; do i=$((i+1)); j=$((j+1)); echo \"$0 $$ $i\"; done; {sleep}done' {tag}\n"
     )
 }
 
@@ -187,6 +187,9 @@ pub struct LineAudit {
     pub duplicated: u64,
     /// Lines that are not `<tag> <pid> <n>` (torn by a kill mid-write).
     pub torn: u64,
+    /// Lines a producer wrote at its end (it records its count in
+    /// `produced` when it gets SIGTERM) that never reached the log.
+    pub lost_at_end: u64,
 }
 
 /// Files of a log directory in write order: rotated files (`@<tai64n>.s`
@@ -239,5 +242,16 @@ pub fn audit(dir: &Path, tag: &str) -> LineAudit {
         }
     }
     a.producers = last.len();
+    // `produced` sits in the service directory, two levels above log/main.
+    let produced = dir.parent().and_then(Path::parent).map(|d| d.join("produced"));
+    let text = produced.and_then(|p| fs::read_to_string(p).ok()).unwrap_or_default();
+    for line in text.lines() {
+        let mut w = line.split(' ');
+        if let (Some(Ok(pid)), Some(Ok(n))) =
+            (w.next().map(str::parse::<u64>), w.next().map(str::parse::<u64>))
+        {
+            a.lost_at_end += n.saturating_sub(last.get(&pid).copied().unwrap_or(0));
+        }
+    }
     a
 }
