@@ -262,7 +262,7 @@ fn bash_completes_sv_commands_and_services() {
     let env: Vec<(&str, &Path)> = env.iter().map(|(k, v)| (*k, v.as_path())).collect();
     assert_eq!(complete_bash("sv", &["sv", "st"], &env), ["start", "status", "stop"]);
     assert_eq!(complete_bash("sv", &["sv", "force-s"], &env), ["force-shutdown", "force-stop"]);
-    assert_eq!(complete_bash("sv", &["sv", "-"], &env), ["-V", "-j", "-v", "-w"]);
+    assert_eq!(complete_bash("sv", &["sv", "-"], &env), ["-H", "-V", "-j", "-v", "-w"]);
     assert_eq!(complete_bash("sv", &["sv", "-w", "5", "up", "w"], &env), ["web", "worker"]);
     assert_eq!(complete_bash("sv", &["sv", "restart", "web", ""], &env), ["db", "web", "worker"]);
     assert!(complete_bash("sv", &["sv", "-w", ""], &env).is_empty());

@@ -244,6 +244,63 @@ fn status_lines_match_with_our_runsv() {
     status_everywhere(&harness::ours("runsv"));
 }
 
+/// Services with the health files of runit-rs's runsv (docs/health.md):
+/// readiness declared (ready, still starting), a restart policy backing
+/// off or given up. The default status lines stay runit's: the same as
+/// Debian's sv prints for them, one by one (LSB exit codes included) and
+/// all together.
+#[test]
+fn status_lines_match_on_services_with_health_files() {
+    let c_sv = require_c!("sv");
+    let ours = harness::ours("runsv");
+    let mut t = Tree::new("sv-diff-health");
+    let crash = "exit 1\n";
+    let services: [(&str, &str, &str, &str); 5] = [
+        ("ready", "echo >&3\nexec sleep 1000\n", "notification-fd", "3\n"),
+        ("starting", RUN, "notification-fd", "3\n"),
+        ("socket", RUN, "notify-socket", ""),
+        ("backoff", crash, "restart-policy", "backoff 60 120\n"),
+        ("failed", crash, "restart-policy", "give-up 1 60\n"),
+    ];
+    for (name, run, file, text) in services {
+        t.service(name, run);
+        harness::write(t.dir(name).join(file), text);
+    }
+    t.with_log("socket");
+    for (name, ..) in services {
+        t.start(&ours, name);
+    }
+    let state = |name: &str| runit_core::health::read(&t.dir(name)).map(|h| h.state.word());
+    for (name, want) in [
+        ("ready", "ready"),
+        ("starting", "starting"),
+        ("socket", "starting"),
+        ("backoff", "backoff"),
+        ("failed", "failed"),
+    ] {
+        wait_until(PATIENT, &format!("{name} {want}"), || state(name) == Some(want));
+    }
+    wait_until(PATIENT, "log up", || harness::status_of(&t.dir("socket"), true).is_some_and(|s| s.pid != 0));
+    let names: Vec<&str> = services.iter().map(|s| s.0).collect();
+    let mut args = vec!["status"];
+    args.extend(&names);
+    let (c, ours) = both(&t, &c_sv, &args, &[]);
+    assert_same("status of services with health files", &c, &ours);
+    assert_eq!(
+        normalize(&ours.stdout),
+        "run: ready: (pid N) Ns\nrun: starting: (pid N) Ns\nrun: socket: (pid N) Ns; run: log: (pid N) Ns\n\
+         down: backoff: Ns, normally up, want up\ndown: failed: Ns, normally up\n"
+    );
+    for name in names {
+        let (c, ours) = both(&t, &c_sv, &["status", name], &[]);
+        assert_same(&format!("status {name}"), &c, &ours);
+        if ["starting", "backoff", "failed"].contains(&name) {
+            let lsb = |bin: &Path| t.sv(&t.lsb(name, bin), &["status"]);
+            assert_same(&format!("LSB status {name}"), &lsb(&c_sv), &lsb(&our_sv()));
+        }
+    }
+}
+
 #[test]
 fn commands_on_broken_directories_match() {
     let c_sv = require_c!("sv");

@@ -1,7 +1,7 @@
 //! The command line: raw arguments to a validated [`Invocation`] (sv.md §1).
 //!
 //! runit's getopt rules (options before the command, bundling, `-w5` or
-//! `-w 5`), its option string `w:vV` plus our `j`, the environment
+//! `-w 5`), its option string `w:vV` plus our `j` and `H`, the environment
 //! (`SVDIR`, `SVWAIT`) and the LSB init-script mode, which is on whenever
 //! the program's basename is not exactly `sv`: then the service is the
 //! program name, extra operands are ignored, and usage errors exit 2.
@@ -11,8 +11,9 @@ use runit_core::getopt::{GetOpt, Opt, OptError, scan_ulong};
 use std::ffi::OsString;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 
-/// Options: runit's `w:vV` plus `j` (JSON status, our extension).
-pub const OPTIONS: &str = "w:vVj";
+/// Options: runit's `w:vV` plus `j` (JSON status) and `H` (death
+/// history), our extensions.
+pub const OPTIONS: &str = "w:vVjH";
 
 /// The services directory when `SVDIR` is unset. runit 2.3.0 uses
 /// `/service/`; distributions set `RUNIT_SV_DIR` at build time (Debian
@@ -52,6 +53,8 @@ pub struct Invocation {
     pub verbose: bool,
     /// `-j`: print `status` as JSON (our extension).
     pub json: bool,
+    /// `-H`: `status` also shows the death history (our extension).
+    pub history: bool,
     /// The wait timeout in seconds.
     pub wait_secs: u64,
     /// What to do.
@@ -114,6 +117,7 @@ pub fn parse(args: &[OsString], env: &Env) -> Result<Invocation, UsageError> {
     let usage = |complaint, version| UsageError { prog: prog.clone(), lsb, complaint, version };
     let mut verbose = false;
     let mut json = false;
+    let mut history = false;
     let mut wait_secs = env.svwait.as_ref().map_or(DEFAULT_WAIT, |w| scan_ulong(w.as_bytes()).0);
     let rest = args.get(1..).unwrap_or(&[]);
     let mut opts = GetOpt::new(rest, OPTIONS);
@@ -121,6 +125,7 @@ pub fn parse(args: &[OsString], env: &Env) -> Result<Invocation, UsageError> {
         match opt {
             Ok(Opt::Flag(b'v')) => verbose = true,
             Ok(Opt::Flag(b'j')) => json = true,
+            Ok(Opt::Flag(b'H')) => history = true,
             Ok(Opt::Arg(b'w', value)) => {
                 wait_secs = scan_ulong(value.as_bytes()).0;
                 verbose = true;
@@ -140,7 +145,7 @@ pub fn parse(args: &[OsString], env: &Env) -> Result<Invocation, UsageError> {
     };
     let action = command::parse(word.as_bytes(), lsb).ok_or_else(|| usage(None, false))?;
     let svdir = env.svdir.clone().unwrap_or_else(|| OsString::from(DEFAULT_SVDIR));
-    Ok(Invocation { prog, lsb, verbose, json, wait_secs, action, services, svdir })
+    Ok(Invocation { prog, lsb, verbose, json, history, wait_secs, action, services, svdir })
 }
 
 #[cfg(test)]
@@ -213,7 +218,9 @@ mod tests {
         let inv = ok(&["sv", "--", "up", "a"]);
         assert_eq!(inv.services, args(&["a"]));
         let inv = ok(&["sv", "-j", "status", "a"]);
-        assert!(inv.json);
+        assert!(inv.json && !inv.history);
+        let inv = ok(&["sv", "-Hj", "status", "a"]);
+        assert!(inv.json && inv.history);
     }
 
     #[test]

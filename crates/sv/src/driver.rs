@@ -5,8 +5,9 @@
 //! returns to the directory it started in (held open; failing to return is
 //! fatal). The decisions are made by the pure modules: [`crate::command`]
 //! (what to send, when to wait), [`crate::resolve`] (where a name lives),
-//! [`crate::line`] (what a status line says) and [`crate::cond`] (when a
-//! command has taken effect).
+//! [`crate::line`] (what a status line says), [`crate::cond`] (when a
+//! command has taken effect) and [`crate::ready`] (readiness where a
+//! service declares a mechanism, in place of `./check`).
 //!
 //! Every problem line (`fail:`, `warning:`, `timeout:`, `kill:`) adds one to
 //! the failure count that becomes the exit status. Two messages do not
@@ -18,15 +19,20 @@ use crate::cli::Invocation;
 use crate::command::{Action, Control, OnTimeout};
 use crate::cond;
 use crate::exit::Exit;
-use crate::json::{self, Entry};
+use crate::history;
+use crate::json::{self, Entry, Extras};
 use crate::line;
 use crate::out::Out;
+use crate::ready;
 use crate::resolve::{self, Pass};
 use crate::watch::Watch;
+use runit_core::deaths;
 use runit_core::errtext;
+use runit_core::health::{self, Readiness};
 use runit_core::layout;
 use runit_core::status::Status;
 use runit_core::supervise::{self, ReadStatusError, SendError, Supervise};
+use runit_core::tai::Tai64N;
 use std::fs::File;
 use std::io;
 use std::os::fd::AsRawFd;
@@ -137,6 +143,8 @@ struct Sv<'a> {
     failures: u32,
     started: Instant,
     started_secs: i64,
+    /// sv's start as a TAI64N label, to compare with `supervise/health`.
+    started_tai: Tai64N,
 }
 
 /// Runs the validated command line; returns how sv ends.
@@ -161,6 +169,7 @@ pub fn run(inv: &Invocation) -> Exit {
         failures: 0,
         started: Instant::now(),
         started_secs: now_unix(),
+        started_tai: Tai64N::now(),
     };
     match sv.run() {
         Ok(exit) => {
@@ -186,7 +195,15 @@ impl Sv<'_> {
                     let err =
                         Entry::Error(with_err("unable to change to service directory", &e).into_bytes());
                     let path = self.display_path(name);
-                    json::service_line(self.out.buf(), name, &path, &err, None, now_unix());
+                    json::service_line(
+                        self.out.buf(),
+                        name,
+                        &path,
+                        &err,
+                        None,
+                        Extras::default(),
+                        now_unix(),
+                    );
                 } else {
                     self.fail_chdir(name, &e);
                 }
@@ -304,10 +321,22 @@ impl Sv<'_> {
 
     // --- status ----------------------------------------------------------
 
-    /// `sv status` for one service (cwd = its directory). In LSB mode the
-    /// answer ends sv: the returned exit is 0/3/4 from the main service
-    /// (2.3.0; 2.1.2 took it from the log service).
+    /// `sv status` for one service (cwd = its directory), with `-H` its
+    /// death history after the status line.
     fn status(&mut self, name: &[u8]) -> Option<Exit> {
+        let deaths = self.inv.history.then(|| deaths::read(Path::new("")));
+        let exit = self.status_line(name);
+        if let Some(deaths) = deaths {
+            history::lines(self.out.buf(), name, &deaths);
+            self.out.flush_if_full();
+        }
+        exit
+    }
+
+    /// The status line of one service (cwd = its directory). In LSB mode
+    /// the answer ends sv: the returned exit is 0/3/4 from the main service
+    /// (2.3.0; 2.1.2 took it from the log service).
+    fn status_line(&mut self, name: &[u8]) -> Option<Exit> {
         let lsb = self.inv.lsb;
         let st = match read_supervise() {
             Got::Record(st) => st,
@@ -356,6 +385,9 @@ impl Sv<'_> {
     /// Problems count as in text mode, and LSB mode answers as for text.
     fn json_status(&mut self, name: &[u8]) -> Option<Exit> {
         let (main, lsb_exit) = self.json_entry();
+        let here = Path::new("");
+        let record = health::read(here);
+        let deaths = self.inv.history.then(|| deaths::read(here));
         let log = match &main {
             Entry::Error(_) => None,
             Entry::Record { .. } => match chdir(layout::LOG.as_bytes()) {
@@ -368,7 +400,8 @@ impl Sv<'_> {
             },
         };
         let path = self.display_path(name);
-        json::service_line(self.out.buf(), name, &path, &main, log.as_ref(), now_unix());
+        let extras = Extras { health: record.as_ref(), deaths: deaths.as_deref() };
+        json::service_line(self.out.buf(), name, &path, &main, log.as_ref(), extras, now_unix());
         self.out.flush_if_full();
         if self.inv.lsb { lsb_exit } else { None }
     }
@@ -487,14 +520,25 @@ impl Sv<'_> {
         check_failed: &mut bool,
     ) -> bool {
         let Some(st) = self.get(name, b"", c.is_exit()) else { return false };
+        let record = health::read(Path::new(""));
+        if ready::gave_up(record.as_ref(), c.expect, self.started_tai) {
+            self.failures += 1;
+            self.message(b"fail: ", name, b"", ready::GAVE_UP);
+            return false;
+        }
         // A check is killed at the deadline, but one started close to or
         // after it (e.g. with `-w 0`) still gets CHECK_GRACE to answer.
         let kill_at = deadline.map(|d| (d + Duration::from_millis(1)).max(Instant::now() + CHECK_GRACE));
         let out = &mut self.out;
-        let mut check = || {
-            let ok = check::passes(name, kill_at, out);
-            *check_failed |= !ok;
-            ok
+        // Where runit runs ./check: the readiness record first.
+        let mut check = || match ready::of(record.as_ref(), &st) {
+            Readiness::Ready { .. } => true,
+            Readiness::NotReady => false,
+            Readiness::Unknown => {
+                let ok = check::passes(name, kill_at, out);
+                *check_failed |= !ok;
+                ok
+            }
         };
         if cond::all_hold(c.expect, &st, self.started_secs, &mut check) {
             self.result(b"ok: ", name, &st);

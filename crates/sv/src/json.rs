@@ -10,13 +10,20 @@
 //!
 //! A service whose status cannot be read carries `"error"` with runit's
 //! message instead of the record fields; `"log"` is `null` when the service
-//! has no `log/` directory. Consumers must ignore keys they do not know:
-//! more (readiness, a death history) will be added.
+//! has no `log/` directory. Consumers must ignore keys they do not know.
+//!
+//! Service health (runit-rs's runsv, docs/health.md): after `"log"`,
+//! `"ready"` (`true`/`false` when the service declares a
+//! readiness mechanism, `null` when `./check` would decide), `"ready_since"`
+//! and `"health"`, `supervise/health` as runsv last wrote it (`null` without
+//! one); with `-H`, `"deaths"`, the death history (see [`crate::history`]).
 //!
 //! Names and paths are bytes on Unix; JSON strings are Unicode. Valid UTF-8
 //! passes through (with JSON's escapes for `"`, `\` and control
 //! characters); each invalid byte sequence becomes U+FFFD.
 
+use runit_core::deaths::Death;
+use runit_core::health::{Health, Readiness};
 use runit_core::status::{Status, WANT_DOWN, WANT_UP};
 
 /// What was learnt about one service (or its log).
@@ -35,6 +42,15 @@ pub enum Entry {
     Error(Vec<u8>),
 }
 
+/// What the main service has beyond its record (our extensions).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extras<'a> {
+    /// `supervise/health`, if there is one.
+    pub health: Option<&'a Health>,
+    /// The death history, when `-H` asked for it.
+    pub deaths: Option<&'a [Death]>,
+}
+
 /// Appends the object for one service and a newline.
 pub fn service_line(
     out: &mut Vec<u8>,
@@ -42,6 +58,7 @@ pub fn service_line(
     path: &[u8],
     main: &Entry,
     log: Option<&Entry>,
+    extras: Extras<'_>,
     now_unix: i64,
 ) {
     out.extend_from_slice(b"{\"name\":");
@@ -50,7 +67,7 @@ pub fn service_line(
     string(out, path);
     out.push(b',');
     fields(out, main, now_unix);
-    if matches!(main, Entry::Record { .. }) {
+    if let Entry::Record { status, .. } = main {
         out.extend_from_slice(b",\"log\":");
         match log {
             None => out.extend_from_slice(b"null"),
@@ -60,8 +77,41 @@ pub fn service_line(
                 out.push(b'}');
             }
         }
+        health_fields(out, extras.health, status);
+    }
+    if let Some(deaths) = extras.deaths {
+        out.push(b',');
+        crate::history::json(out, deaths);
     }
     out.extend_from_slice(b"}\n");
+}
+
+/// `,"ready":…,"ready_since":…,"health":{…}` for the main record `st`.
+fn health_fields(out: &mut Vec<u8>, health: Option<&Health>, st: &Status) {
+    let ready = match crate::ready::of(health, st) {
+        Readiness::Ready { since } => format!("true,\"ready_since\":{}", since.unix_seconds()),
+        Readiness::NotReady => "false,\"ready_since\":null".into(),
+        Readiness::Unknown => "null,\"ready_since\":null".into(),
+    };
+    out.extend_from_slice(format!(",\"ready\":{ready},\"health\":").as_bytes());
+    let Some(h) = health else {
+        out.extend_from_slice(b"null");
+        return;
+    };
+    let until = h.until.map_or("null".to_string(), |u| u.unix_seconds().to_string());
+    let text = format!(
+        "{{\"state\":\"{}\",\"pid\":{},\"since\":{},\"mechanism\":\"{}\",\"until\":{until},\"status\":",
+        h.state.word(),
+        h.pid,
+        h.since.unix_seconds(),
+        h.mechanism.word()
+    );
+    out.extend_from_slice(text.as_bytes());
+    match &h.status {
+        Some(s) => string(out, s.as_bytes()),
+        None => out.extend_from_slice(b"null"),
+    }
+    out.push(b'}');
 }
 
 fn fields(out: &mut Vec<u8>, entry: &Entry, now_unix: i64) {
@@ -148,7 +198,7 @@ mod tests {
 
     fn render(name: &[u8], main: &Entry, log: Option<&Entry>) -> String {
         let mut out = Vec::new();
-        service_line(&mut out, name, b"/service/web", main, log, 1_700_000_004);
+        service_line(&mut out, name, b"/service/web", main, log, Extras::default(), 1_700_000_004);
         String::from_utf8(out).expect("json is utf-8")
     }
 
@@ -162,7 +212,8 @@ mod tests {
                 r#"{"name":"web","path":"/service/web","state":"run","pid":123,"seconds":4,"#,
                 r#""since":1700000000,"want":"up","paused":false,"got_term":false,"normally_up":true,"#,
                 r#""log":{"state":"run","pid":122,"seconds":4,"since":1700000000,"want":"up","#,
-                r#""paused":false,"got_term":false,"normally_up":true}}"#,
+                r#""paused":false,"got_term":false,"normally_up":true},"#,
+                r#""ready":null,"ready_since":null,"health":null}"#,
                 "\n"
             )
         );
@@ -174,7 +225,7 @@ mod tests {
         let line = render(b"web", &main, None);
         assert!(line.contains(r#""state":"down","pid":0,"#), "{line}");
         assert!(line.contains(r#""want":"down""#) && line.contains(r#""normally_up":false"#));
-        assert!(line.ends_with(",\"log\":null}\n"));
+        assert!(line.ends_with(",\"log\":null,\"ready\":null,\"ready_since\":null,\"health\":null}\n"));
         let err = Entry::Error(b"runsv not running".to_vec());
         assert_eq!(
             render(b"web", &err, None),
@@ -182,9 +233,77 @@ mod tests {
         );
         let log = Entry::Error(b"unable to open supervise/ok: file does not exist".to_vec());
         let line = render(b"web", &main, Some(&log));
+        assert!(line.contains(",\"log\":{\"error\":\"unable to open supervise/ok: file does not exist\"},"));
+    }
+
+    #[test]
+    fn health_and_history() {
+        use runit_core::deaths::{Cause, How};
+        use runit_core::health::{HealthState, Mechanism};
+        let at = |s: u64| Tai64N::from_unix_micros(1_700_000_000 + s, 0);
+        let main = Entry::Record { status: st(State::Run, 123, WANT_UP), down: Some(false) };
+        let mut h = Health {
+            state: HealthState::Ready,
+            pid: 123,
+            since: at(2),
+            mechanism: Mechanism::NotifySocket,
+            until: None,
+            status: Some("serving \"all\"".into()),
+        };
+        let deaths = [Death {
+            stamp: at(1),
+            ran: std::time::Duration::from_millis(5),
+            how: How::Exit(1),
+            cause: Cause::Died,
+        }];
+        let line = |h: &Health, deaths: Option<&[Death]>| {
+            let mut out = Vec::new();
+            service_line(
+                &mut out,
+                b"web",
+                b"/s/web",
+                &main,
+                None,
+                Extras { health: Some(h), deaths },
+                1_700_000_004,
+            );
+            String::from_utf8(out).expect("utf8")
+        };
         assert!(
-            line.ends_with(",\"log\":{\"error\":\"unable to open supervise/ok: file does not exist\"}}\n")
+            line(&h, None).ends_with(concat!(
+                r#""log":null,"ready":true,"ready_since":1700000002,"health":{"state":"ready","pid":123,"#,
+                r#""since":1700000002,"mechanism":"notify-socket","until":null,"status":"serving \"all\""}}"#,
+                "\n"
+            )),
+            "{}",
+            line(&h, None)
         );
+        h.state = HealthState::Starting;
+        assert!(line(&h, None).contains(r#""ready":false,"ready_since":null,"health":{"state":"starting""#));
+        let (state, mechanism, until, status) = (HealthState::Failed, Mechanism::None, Some(at(9)), None);
+        let failed = Health { state, pid: 0, mechanism, until, status, ..h };
+        let text = line(&failed, Some(&deaths));
+        assert!(
+            text.ends_with(concat!(
+                r#""ready":null,"ready_since":null,"health":{"state":"failed","pid":0,"since":1700000002,"#,
+                r#""mechanism":"none","until":1700000009,"status":null},"#,
+                r#""deaths":[{"at":1700000001,"ran_ms":5,"how":"exit","value":1,"cause":"died"}]}"#,
+                "\n"
+            )),
+            "{text}"
+        );
+        let err = Entry::Error(b"runsv not running".to_vec());
+        let mut out = Vec::new();
+        service_line(
+            &mut out,
+            b"w",
+            b"/w",
+            &err,
+            None,
+            Extras { health: None, deaths: Some(&deaths[..0]) },
+            0,
+        );
+        assert_eq!(out, br#"{"name":"w","path":"/w","error":"runsv not running","deaths":[]}"#.iter().copied().chain(*b"\n").collect::<Vec<u8>>());
     }
 
     #[test]

@@ -11,6 +11,9 @@
 //! * [`line`] — the status line, a pure function of the 20-byte record;
 //! * [`cond`] — the wait condition of each control byte;
 //! * [`json`] — `-j`, the machine-readable status (our extension);
+//! * [`history`] — `-H`, the death history (our extension);
+//! * [`ready`] — readiness where a service declares a mechanism (our
+//!   extension, issue 12), asked where runit runs `./check`;
 //! * [`exit`] — the exit statuses;
 //! * [`driver`], [`check`], [`watch`], [`out`] — the system side:
 //!   directories and `supervise/` files, `./check`, inotify, stdout.
@@ -22,9 +25,11 @@ pub mod command;
 pub mod cond;
 pub mod driver;
 pub mod exit;
+pub mod history;
 pub mod json;
 pub mod line;
 pub mod out;
+pub mod ready;
 pub mod resolve;
 pub mod watch;
 

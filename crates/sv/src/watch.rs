@@ -10,6 +10,8 @@
 //! reads, is ignored so that reading does not wake us up again):
 //!
 //! * `status` renamed into place (runsv's publish step) or written in place;
+//! * `health` renamed into place: runit-rs's runsv records readiness there
+//!   (docs/health.md), which `status` does not show;
 //! * `lock` closed after writing, or `ok` closed after reading: a runsv
 //!   exited (it holds both open for its whole life);
 //! * the directory itself went away, or the event queue overflowed.
@@ -127,7 +129,7 @@ pub fn matters(mask: u32, name: &[u8]) -> bool {
         return true;
     }
     match name {
-        b"status" => mask & (libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE) != 0,
+        b"status" | b"health" => mask & (libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE) != 0,
         b"lock" => mask & libc::IN_CLOSE_WRITE != 0,
         b"ok" => mask & libc::IN_CLOSE_NOWRITE != 0,
         _ => false,
@@ -177,6 +179,8 @@ mod tests {
         assert_eq!(relevant, vec![false, false, true, true]);
         assert!(matters(libc::IN_CLOSE_WRITE, b"lock"));
         assert!(matters(libc::IN_CLOSE_NOWRITE, b"ok"));
+        assert!(matters(libc::IN_MOVED_TO, b"health"));
+        assert!(!matters(libc::IN_CLOSE_NOWRITE, b"health"), "our own read");
         assert!(!matters(libc::IN_CLOSE_WRITE, b"control"));
         assert!(!matters(libc::IN_MOVED_TO, b"stat"));
         // A truncated buffer ends the iteration instead of panicking.
