@@ -202,3 +202,21 @@ fn fatal_when_the_current_directory_cannot_be_opened() {
     assert_eq!(text(&out.stderr), "fatal: unable to open current directory: access denied\n");
     assert!(out.stdout.is_empty());
 }
+
+#[test]
+fn extension_options_are_accepted_before_the_command() {
+    // -j and -H (runit-rs): accepted, bundled or not; a missing service is
+    // still runit's line (text) or an error object (JSON).
+    let miss = "fail: x: unable to change to service directory: file does not exist\n";
+    for args in [&["-H", "status", "x"][..], &["-vH", "status", "x"], &["-H", "-w", "1", "up", "x"]] {
+        let out = sv(args);
+        assert_eq!((out.status.code(), text(&out.stdout)), (Some(1), miss.to_string()), "{args:?}");
+    }
+    let out = sv(&["-jH", "status", "x"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stdout),
+        "{\"name\":\"x\",\"path\":\"/nonexistent-svdir/x\",\"error\":\"unable to change to service directory: file does not exist\"}\n"
+    );
+    assert_usage(&sv(&["-h", "status", "x"]), "sv: illegal option -- h\n");
+}
