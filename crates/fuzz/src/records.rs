@@ -38,7 +38,11 @@ pub fn status(data: &[u8]) {
     assert!(line.starts_with(st.state.word().unwrap_or("").as_bytes()));
     let mut json = Vec::new();
     let entry = sv::json::Entry::Record { status: st, down: Some(data[18] & 2 != 0) };
-    sv::json::service_line(&mut json, name, name, &entry, Some(&entry), now);
+    // The extension records too, decoded from the same bytes.
+    let health = health::Health::decode(name);
+    let deaths = deaths::decode_all(name);
+    let extras = sv::json::Extras { health: health.as_ref(), deaths: Some(&deaths) };
+    sv::json::service_line(&mut json, name, name, &entry, Some(&entry), extras, now);
     let text = json.strip_suffix(b"\n").unwrap_or(&json);
     if let Err(e) = serde_json::from_slice::<serde_json::Value>(text) {
         panic!("sv -j printed invalid JSON ({e}): {}", String::from_utf8_lossy(&json));
