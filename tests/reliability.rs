@@ -27,6 +27,12 @@ use support::*;
 
 const SOON: Duration = Duration::from_secs(10);
 
+/// How many faults the SIGKILL tests place: a few by default (each test
+/// stays a few seconds); `RUNIT_RS_RELIABILITY_ROUNDS=50` for a long run.
+fn rounds(default: u64) -> u64 {
+    std::env::var("RUNIT_RS_RELIABILITY_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
 /// A service that writes numbered lines into svlogd (log dir `log/main`).
 fn logging_service(dir: &Path, tag: &str, burst: u32, pause: &str) {
     script(dir.join("run"), &numbered_producer(tag, burst, pause));
@@ -95,7 +101,7 @@ fn sigkill_runsvdir_while_logging_at_full_speed() {
     let mut trees = vec![runsvdir(&scan, s.join("rsd0.err"))];
     let tags = |t: &[Proc]| t.iter().map(|p| p.tag().to_string()).collect::<Vec<_>>();
     wait_one_of_each(&tags(&trees), &svc, "rel-a");
-    for i in 1..=3 {
+    for i in 1..=rounds(3) {
         std::thread::sleep(random_moment(&mut rng));
         trees.last().unwrap().signal(libc::SIGKILL);
         trees.push(runsvdir(&scan, s.join(format!("rsd{i}.err"))));
@@ -123,7 +129,7 @@ fn sigkill_svlogd_while_logging_at_full_speed() {
     let tags = vec![r.tag().to_string()];
     wait_one_of_each(&tags, &svc, "rel-b");
     let run_pid = status_of(&svc, false).unwrap().pid;
-    let kills = 4;
+    let kills = rounds(4);
     for _ in 0..kills {
         std::thread::sleep(random_moment(&mut rng));
         let log_pid = status_of(&svc, true).unwrap().pid;
@@ -156,7 +162,7 @@ fn sigkill_runsv_while_logging_at_full_speed() {
     let tree = runsvdir(&scan, s.join("rsd.err"));
     let tags = vec![tree.tag().to_string()];
     wait_one_of_each(&tags, &svc, "rel-c");
-    let kills = 2;
+    let kills = rounds(2);
     let mut max_instances = 0;
     for _ in 0..kills {
         std::thread::sleep(random_moment(&mut rng));
