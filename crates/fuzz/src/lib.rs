@@ -33,8 +33,11 @@ pub mod runsv_sm;
 pub mod sv_args;
 pub mod svlogd;
 
+/// A target: the fuzzer's bytes in, a panic on a finding.
+pub type Target = fn(&[u8]);
+
 /// Every target by name (the names of `fuzz_targets/*.rs`).
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("status", records::status),
     ("extension_files", records::extension_files),
     ("envdir", envdir::envdir),
@@ -50,6 +53,6 @@ pub const TARGETS: &[(&str, fn(&[u8]))] = &[
 ];
 
 /// The target called `name`.
-pub fn target(name: &str) -> Option<fn(&[u8])> {
+pub fn target(name: &str) -> Option<Target> {
     TARGETS.iter().find(|(n, _)| *n == name).map(|(_, f)| *f)
 }

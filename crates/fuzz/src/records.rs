@@ -90,12 +90,12 @@ pub fn extension_files(data: &[u8]) {
             let _ = instance::parse_stat(body);
         }
         3 => {
-            if let Ok(p) = policy::Policy::parse(body) {
-                if let Some(b) = p.backoff {
-                    for n in [0, 1, 2, 31, 32, 64, u32::MAX] {
-                        let d = b.delay(n);
-                        assert!(d.as_secs() <= policy::MAX_SECONDS, "backoff delay {d:?} past the cap");
-                    }
+            if let Ok(p) = policy::Policy::parse(body)
+                && let Some(b) = p.backoff
+            {
+                for n in [0, 1, 2, 31, 32, 64, u32::MAX] {
+                    let d = b.delay(n);
+                    assert!(d.as_secs() <= policy::MAX_SECONDS, "backoff delay {d:?} past the cap");
                 }
             }
         }
