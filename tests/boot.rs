@@ -53,6 +53,31 @@ fn set_targets(b: &BootBox) -> BTreeMap<String, String> {
 
 const STACK: [&str; 4] = ["postgres", "redis", "web", "worker"];
 
+/// When `dep` said it was ready (runsv's `supervise/health`), in Unix
+/// nanoseconds; asserts the mechanism the catalogue declares.
+fn ready_at(b: &BootBox, dep: &str) -> u128 {
+    use runit_core::health::{self, HealthState, Mechanism};
+    let dir = b.svc(dep);
+    let h = health::read(&dir).unwrap_or_else(|| panic!("{dep}: no supervise/health"));
+    let want = if dep == "web" { Mechanism::NotificationFd(0) } else { Mechanism::NotifySocket };
+    assert_eq!((h.state, h.mechanism), (HealthState::Ready, want), "{dep}: {h:?}");
+    let st = harness::status_of(&dir, false).unwrap();
+    assert_eq!(h.pid, st.pid, "{dep}: the record is about the running process");
+    h.since.unix_seconds() as u128 * 1_000_000_000 + u128::from(h.since.nanos)
+}
+
+/// `name`'s program started (its `event=start` line) only after each of
+/// `deps` had reported ready: readiness, not a passing `./check`, ordered
+/// the start.
+fn assert_started_after_ready(b: &BootBox, name: &str, deps: &[&str]) {
+    let started = harness::wait_for(Duration::from_secs(10), || event_time(&b.log(name), "start"))
+        .unwrap_or_else(|| panic!("{name} never started: {}", b.log(name)));
+    for dep in deps {
+        let ready = ready_at(b, dep);
+        assert!(started > ready, "{name} started at {started}, before {dep} was ready at {ready}");
+    }
+}
+
 /// Review mode, the README's way (static tags, `--spawn-runsvdir`): the
 /// whole stack comes up, web reads both databases; a re-run changes
 /// nothing; a config-only change restarts only its service; down leaves a
@@ -75,11 +100,15 @@ fn review_stack_up_rerun_config_change_down_up() {
     assert!(page.contains("redis: ok hits=1"), "{page}");
     assert!(page.contains("postgres: ok server_version_num=15"), "{page}");
     assert!(page.contains("BOOT_MODE=review\n") && page.contains("APP_TEAM=demo\n"), "{page}");
-    // The worker waited for Redis's check before starting (run's prologue).
+    // The worker waited for Redis's readiness before starting (run's
+    // prologue: sv check), and web for PostgreSQL's and Redis's.
     let wlog = b.log("worker");
     let before = &wlog[..wlog.find("event=start").expect("worker started")];
     let last = before.lines().rfind(|l| l.contains("/current/redis"));
     assert!(last.is_some_and(|l| l.contains("ok: run:")), "worker started before redis was ready: {wlog}");
+    assert_started_after_ready(&b, "worker", &["redis"]);
+    assert_started_after_ready(&b, "web", &["postgres", "redis"]);
+    ready_at(&b, "web");
 
     // Idempotent: same pids, same files, no new set.
     let before = pids(&b, &STACK);

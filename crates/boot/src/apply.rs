@@ -250,7 +250,7 @@ fn new_state(prep: &Prepared, generation: u64, previous: Option<u64>, runsvdir: 
                 stop_timeout_s: s.manifest.stop.timeout_s,
                 stop_signal: s.manifest.stop.signal.clone(),
                 group_stop: s.manifest.stop.group && s.manifest.process.process_group,
-                check_timeout_s: s.manifest.check.as_ref().map(|c| c.timeout_s),
+                check_timeout_s: s.manifest.ready_timeout_s(),
                 port: s.port,
             };
             (s.name.clone(), ss)
@@ -295,9 +295,7 @@ fn wait_up(boot: &Boot, prep: &Prepared, fresh: &[String]) -> std::result::Resul
     }
     for (r, s) in prep.rendered.iter().zip(&prep.plan.services) {
         let dir = boot.layout.service_dir(&r.dirname());
-        let t = Duration::from_secs(
-            s.manifest.check.as_ref().map_or(boot.config.start_timeout_s, |c| c.timeout_s),
-        );
+        let t = Duration::from_secs(s.manifest.ready_timeout_s().unwrap_or(boot.config.start_timeout_s));
         if let Some(why) = svctl::ready(&dir, t) {
             return Err(format!("{} is not ready after {} s: {why}", r.name, t.as_secs()));
         }

@@ -62,6 +62,9 @@ pub struct Manifest {
     /// Readiness check.
     #[serde(default)]
     pub check: Option<Check>,
+    /// Readiness notification (a mechanism runsv records, docs/health.md).
+    #[serde(default)]
+    pub ready: Option<Ready>,
     /// A data directory (`{data}`), optionally initialised once.
     #[serde(default)]
     pub data: Option<Data>,
@@ -246,6 +249,46 @@ fn thirty() -> u64 {
     30
 }
 
+/// `[ready]`: how the service tells that it is ready (runit-rs's runsv,
+/// docs/health.md). `sv` and boot then wait for its notification instead
+/// of running `./check`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ready {
+    /// `"fd:<n>"`: a newline on descriptor n (s6's `notification-fd`);
+    /// `"systemd"`: `READY=1` on `$NOTIFY_SOCKET`.
+    pub notify: String,
+    /// Seconds boot (and dependants' run scripts) wait for it.
+    #[serde(default = "thirty")]
+    pub timeout_s: u64,
+}
+
+/// A parsed `[ready].notify`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notify {
+    /// A newline on this descriptor (3 or more).
+    Fd(u32),
+    /// systemd's notification socket.
+    Systemd,
+}
+
+/// Highest descriptor `fd:<n>` may name.
+pub const MAX_NOTIFY_FD: u32 = 1023;
+
+impl Notify {
+    /// Parses `fd:<n>` (3 to [`MAX_NOTIFY_FD`]) or `systemd`.
+    pub fn parse(s: &str) -> Option<Notify> {
+        if s == "systemd" {
+            return Some(Notify::Systemd);
+        }
+        let n = s.strip_prefix("fd:")?;
+        if n.is_empty() || n.len() > 4 || !n.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        n.parse().ok().filter(|fd| (3..=MAX_NOTIFY_FD).contains(fd)).map(Notify::Fd)
+    }
+}
+
 /// `[data]`.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -302,6 +345,17 @@ impl Manifest {
         self.components.get(component).and_then(|c| c.command.as_deref()).unwrap_or(&self.process.command)
     }
 
+    /// The readiness mechanism, if `[ready]` declares one (validated).
+    pub fn notify(&self) -> Option<Notify> {
+        self.ready.as_ref().and_then(|r| Notify::parse(&r.notify))
+    }
+
+    /// How long to wait for readiness: `[ready].timeout_s`, else
+    /// `[check].timeout_s`; `None` when the service declares neither.
+    pub fn ready_timeout_s(&self) -> Option<u64> {
+        self.ready.as_ref().map(|r| r.timeout_s).or(self.check.as_ref().map(|c| c.timeout_s))
+    }
+
     /// True when `component` is declared (`default` always is).
     pub fn has_component(&self, component: &str) -> bool {
         component == "default" || self.components.contains_key(component)
@@ -354,6 +408,14 @@ impl Manifest {
         }
         if self.check.as_ref().is_some_and(|c| c.command.is_empty()) {
             return Err(bad("empty check command".into()));
+        }
+        if let Some(r) = &self.ready
+            && Notify::parse(&r.notify).is_none()
+        {
+            return Err(bad(format!(
+                "ready.notify {:?} is not \"systemd\" or \"fd:<n>\" with n from 3 to {MAX_NOTIFY_FD}",
+                r.notify
+            )));
         }
         if let Some(c) = self.data.as_ref().and_then(|d| d.creates.as_deref())
             && (c.is_empty() || c.starts_with('/') || c.split('/').any(|p| p == ".." || p.is_empty()))
@@ -478,5 +540,27 @@ mod tests {
         let mut bad = m.clone();
         bad.process.user = Some("root:root".into());
         assert!(bad.validate("web").is_err());
+    }
+
+    #[test]
+    fn ready_notify_values() {
+        assert_eq!(Notify::parse("systemd"), Some(Notify::Systemd));
+        assert_eq!(Notify::parse("fd:3"), Some(Notify::Fd(3)));
+        assert_eq!(Notify::parse("fd:1023"), Some(Notify::Fd(1023)));
+        for bad in ["", "fd:", "fd:2", "fd:1024", "fd:+3", "fd:3 ", "fd:03x", "Systemd", "fd:99999", "s6"] {
+            assert_eq!(Notify::parse(bad), None, "{bad:?}");
+        }
+        let m = manifest(
+            "schema = 1\nname = \"web\"\nkind = \"app\"\nmodes = [\"review\"]\n[process]\ncommand = [\"/bin/true\"]\n\
+             [check]\ncommand = [\"/bin/true\"]\ntimeout_s = 7\n[ready]\nnotify = \"fd:4\"\n",
+        );
+        assert!(m.validate("web").is_ok());
+        assert_eq!((m.notify(), m.ready_timeout_s()), (Some(Notify::Fd(4)), Some(30)));
+        let mut bad = m.clone();
+        bad.ready = Some(Ready { notify: "fd:1".into(), timeout_s: 5 });
+        assert!(bad.validate("web").is_err());
+        let mut plain = m;
+        plain.ready = None;
+        assert_eq!((plain.notify(), plain.ready_timeout_s()), (None, Some(7)));
     }
 }

@@ -116,7 +116,7 @@ impl Boot {
                 let deps_timeout = s
                     .deps
                     .iter()
-                    .filter_map(|d| cat.services.get(d).and_then(|m| m.check.as_ref()).map(|c| c.timeout_s))
+                    .filter_map(|d| cat.services.get(d).and_then(|m| m.ready_timeout_s()))
                     .max()
                     .unwrap_or(30);
                 render::render(s, &settings, deps_timeout)

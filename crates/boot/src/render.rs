@@ -13,6 +13,8 @@
 //! run          dependency wait (review), data init, exec chpst … argv
 //! finish       logs ./run's exit code and status
 //! check        exec chpst … check argv (readiness, used by sv and boot)
+//! notification-fd / notify-socket
+//!              the [ready] mechanism, read by runsv (docs/health.md)
 //! control/t    stop signal to the process group; exit 0 suppresses runsv's TERM
 //! env/         flattened env (0700, files 0600); env.sources says where each came from
 //! log/run      exec chpst -u <log user> svlogd -tt <log dir>
@@ -21,9 +23,11 @@
 //! log/supervise -> <root>/run/boot/supervise/<name>@<hash>.log
 //! ```
 
+use crate::catalogue::Notify;
 use crate::plan::{PlannedService, RunAs};
 use crate::sha256::{Sha256, hex};
 use crate::shell::{quote, words};
+use runit_core::health::{NOTIFICATION_FD, NOTIFY_SOCKET};
 use std::path::{Path, PathBuf};
 
 /// One node of a rendered tree.
@@ -99,6 +103,13 @@ pub fn render(svc: &PlannedService, set: &Settings, deps_timeout: u64) -> Render
     if let Some(check) = &svc.check {
         nodes.push(("check".into(), Node::File(0o755, check_script(svc, set, check))));
     }
+    match svc.manifest.notify() {
+        Some(Notify::Fd(n)) => {
+            nodes.push((NOTIFICATION_FD.into(), Node::File(0o644, format!("{n}\n").into())))
+        }
+        Some(Notify::Systemd) => nodes.push((NOTIFY_SOCKET.into(), Node::File(0o644, Vec::new()))),
+        None => {}
+    }
     nodes.push(("control".into(), Node::Dir(0o755)));
     nodes.push(("control/t".into(), Node::File(0o755, control_t(svc))));
     nodes.push(("env".into(), Node::Dir(0o700)));
@@ -171,7 +182,7 @@ fn run_script(svc: &PlannedService, set: &Settings, deps_timeout: u64) -> Vec<u8
             b"check".to_vec(),
         ];
         w.extend(svc.deps.iter().map(|d| os(&set.current.join(d)).to_vec()));
-        s.extend_from_slice(&words(w));
+        s.extend_from_slice(&without_channel(svc.manifest.notify(), words(w)));
         s.extend_from_slice(b" || exit 111\n");
     }
     if let (Some(init), Some(data)) = (&svc.init, &svc.data_dir) {
@@ -181,7 +192,7 @@ fn run_script(svc: &PlannedService, set: &Settings, deps_timeout: u64) -> Vec<u8
         s.extend_from_slice(b" ]; then\n  ");
         let mut w = chpst_prefix(set, svc.run_as.as_ref());
         w.extend(init.iter().map(|a| a.as_bytes().to_vec()));
-        s.extend_from_slice(&words(w));
+        s.extend_from_slice(&without_channel(svc.manifest.notify(), words(w)));
         s.extend_from_slice(b" || exit 111\nfi\n");
     }
     let mut w = vec![os(&set.chpst).to_vec()];
@@ -210,6 +221,17 @@ fn run_script(svc: &PlannedService, set: &Settings, deps_timeout: u64) -> Vec<u8
     s.extend_from_slice(&words(w));
     s.push(b'\n');
     s
+}
+
+/// A prologue command (dependency wait, data init) that cannot claim the
+/// service's readiness: without the notification descriptor, or without
+/// `NOTIFY_SOCKET` (in a subshell, so `./run`'s final exec keeps it).
+fn without_channel(notify: Option<Notify>, command: Vec<u8>) -> Vec<u8> {
+    match notify {
+        None => command,
+        Some(Notify::Fd(n)) => [command, format!(" {n}>&-").into_bytes()].concat(),
+        Some(Notify::Systemd) => [b"(unset NOTIFY_SOCKET; exec ".to_vec(), command, b")".to_vec()].concat(),
+    }
 }
 
 fn finish_script(svc: &PlannedService) -> Vec<u8> {

@@ -34,7 +34,8 @@ pub struct ServiceState {
     pub stop_signal: String,
     /// Whether `control/t` signals the process group.
     pub group_stop: bool,
-    /// `[check].timeout_s` when it has a check.
+    /// How long boot waits for its readiness: `[ready].timeout_s`, else
+    /// `[check].timeout_s`; `None` without either.
     pub check_timeout_s: Option<u64>,
     /// Its port, if any (for the leak check of `down`).
     pub port: Option<u16>,

@@ -2,7 +2,9 @@
 //!
 //! Status reads `state.json` and each service's `supervise/status` directly
 //! (no `sv` fork); the text form prints one line per service in `sv
-//! status`'s words.
+//! status`'s words. The JSON form adds each service's `health` state from
+//! runsv's `supervise/health` (`ready`, `starting`, `failed`, ...; null
+//! without one).
 
 use crate::context::Boot;
 use crate::error::Result;
@@ -60,6 +62,7 @@ pub fn status(boot: &Boot, as_json: bool) -> Result<String> {
                 "name": n, "component": s.component, "hash": s.hash,
                 "dir": dir.display().to_string(),
                 "main": one(&dir, Supervise::MAIN), "log": one(&dir, Supervise::LOG),
+                "health": runit_core::health::read(&dir).map(|h| h.state.word()),
             })
         })
         .collect();

@@ -7,13 +7,16 @@
 //! Waiting is client-side polling with deadlines (boot is a one-shot
 //! client; runsv and runsvdir do not poll).
 //!
-//! Readiness today is `./check` (as `sv check` runs it: cwd = service dir,
-//! stdout closed, exit 0 = ready). [`ready`] is the one place that decides
-//! it, so readiness notification (issue #12) plugs in here.
+//! Readiness ([`ready`], the one place that decides it) is what `sv check`
+//! waits for: where the service declares a mechanism (`[ready]`, rendered
+//! as `notification-fd` or `notify-socket`), runsv's `supervise/health`
+//! record of its notification (`runit_core::health::awaited`); otherwise
+//! `./check` (cwd = service dir, output discarded, exit 0 = ready).
 //!
 //! [`stop`] also stops what a runsv that is gone left running (stage 3, a
 //! killed supervision tree): see [`crate::orphan`].
 
+use runit_core::health::{self, HealthState, Readiness};
 use runit_core::instance;
 use runit_core::status::{State, Status};
 use runit_core::supervise::{self, Supervise};
@@ -201,21 +204,55 @@ fn check_once(dir: &Path, limit: Duration) -> bool {
     }
 }
 
-/// Waits until the service of `dir` is ready: running (state run, a pid),
-/// and, when it has `./check`, that check passes. `None` on success, else
-/// what was last seen.
+/// What the last look at a service that is not ready saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NotReady {
+    NotRunning,
+    CheckFailed,
+    NoNotification,
+}
+
+/// One look at the service of `dir`: `Ok(())` when it is ready, i.e.
+/// running (state run, a pid) and, with a declared mechanism, recorded
+/// ready by runsv for that pid; without one, passing its `./check` (if
+/// any). `Err(None)` when its restart policy gave up (no point waiting).
+fn look(dir: &Path, has_check: bool, check_limit: Duration) -> Result<(), Option<NotReady>> {
+    let record = health::read(dir);
+    if record.as_ref().is_some_and(|h| h.state == HealthState::Failed) {
+        return Err(None);
+    }
+    let st = status(dir, Supervise::MAIN).filter(|s| s.state == State::Run && s.pid != 0);
+    let Some(st) = st else { return Err(Some(NotReady::NotRunning)) };
+    match record.map_or(Readiness::Unknown, |h| h.awaited(&st)) {
+        Readiness::Ready { .. } => Ok(()),
+        Readiness::NotReady => Err(Some(NotReady::NoNotification)),
+        Readiness::Unknown if !has_check || check_once(dir, check_limit) => Ok(()),
+        Readiness::Unknown => Err(Some(NotReady::CheckFailed)),
+    }
+}
+
+/// Waits until the service of `dir` is ready (see [`look`]). `None` on
+/// success, else what was last seen.
 pub fn ready(dir: &Path, timeout: Duration) -> Option<String> {
     let has_check = dir.join("check").exists();
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(20);
     loop {
-        let running = status(dir, Supervise::MAIN).is_some_and(|s| s.state == State::Run && s.pid != 0);
         let left = deadline.saturating_duration_since(Instant::now());
-        if running && (!has_check || check_once(dir, left.max(Duration::from_millis(100)))) {
-            return None;
-        }
+        let seen = match look(dir, has_check, left.max(Duration::from_millis(100))) {
+            Ok(()) => return None,
+            Err(None) => return Some("its restart policy gave up".into()),
+            Err(Some(seen)) => seen,
+        };
         if Instant::now() >= deadline {
-            return Some(if running { "its check did not pass".into() } else { "it is not running".into() });
+            return Some(
+                match seen {
+                    NotReady::NotRunning => "it is not running",
+                    NotReady::CheckFailed => "its check did not pass",
+                    NotReady::NoNotification => "it did not report ready",
+                }
+                .into(),
+            );
         }
         std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
         pause = (pause * 2).min(Duration::from_millis(250));

@@ -252,3 +252,34 @@ fn diff_against_state() {
     assert_eq!(d.unchanged, ["worker"], "worker does not whitelist Team");
     assert_eq!(Diff::compute(None, &r2).added.len(), 2);
 }
+
+#[test]
+fn render_readiness_declarations() {
+    use crate::catalogue::Ready;
+    let f = fixture();
+    let p = resolve(&f, &[("Mode", "review")], None).unwrap();
+    let (mut db, mut web) = (p.services[0].clone(), p.services[1].clone());
+    let plain = render::render(&web, &settings("/s"), 30);
+    assert!(plain.file("notification-fd").is_none() && plain.file("notify-socket").is_none());
+    web.manifest.ready = Some(Ready { notify: "fd:3".into(), timeout_s: 30 });
+    let r = render::render(&web, &settings("/s"), 30);
+    assert_ne!(r.hash, plain.hash, "the declaration is part of the service");
+    assert_eq!(r.file("notification-fd"), Some(&b"3\n"[..]));
+    let run = String::from_utf8(r.file("run").unwrap().to_vec()).unwrap();
+    // The dependency wait cannot write on the service's descriptor.
+    assert!(run.contains("'/opt/bin/sv' '-w' '30' 'check' '/r/current/db' 3>&- || exit 111\n"), "{run}");
+    assert!(run.contains("\nexec '/opt/bin/chpst' '-P' "), "{run}");
+    db.manifest.ready = Some(Ready { notify: "systemd".into(), timeout_s: 9 });
+    db.init = Some(vec!["/bin/true".into()]);
+    db.data_dir = Some("/r/data/db".into());
+    let r = render::render(&db, &settings("/s"), 30);
+    assert_eq!(r.file("notify-socket"), Some(&b""[..]));
+    let run = String::from_utf8(r.file("run").unwrap().to_vec()).unwrap();
+    assert!(
+        run.contains(
+            "  (unset NOTIFY_SOCKET; exec '/opt/bin/chpst' '-e' 'env' '/bin/true') || exit 111\nfi\n"
+        ),
+        "the data init cannot claim readiness: {run}"
+    );
+    assert_eq!(db.manifest.ready_timeout_s(), Some(9));
+}

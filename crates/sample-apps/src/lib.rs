@@ -146,6 +146,23 @@ pub fn has_flag(args: &[String], name: &str) -> bool {
     args.iter().any(|a| a == name)
 }
 
+/// Reports readiness s6-style (runit-rs's runsv `notification-fd`,
+/// docs/health.md): writes a newline on descriptor `spec` (3 or more) and
+/// closes it, so that no child inherits it.
+pub fn notify_ready_fd(spec: &str) -> Result<(), String> {
+    use std::os::fd::FromRawFd;
+    let fd: i32 =
+        spec.parse().ok().filter(|&fd| fd >= 3).ok_or_else(|| format!("bad descriptor {spec:?}"))?;
+    // SAFETY: F_GETFD only queries the descriptor table.
+    if unsafe { libc::fcntl(fd, libc::F_GETFD) } == -1 {
+        return Err(format!("descriptor {fd}: {}", io::Error::last_os_error()));
+    }
+    // SAFETY: `fd` is open (checked above) and nothing else in this
+    // program uses it; the File closes it when dropped.
+    let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
+    f.write_all(b"\n").map_err(|e| format!("descriptor {fd}: {e}"))
+}
+
 /// A minimal HTTP/1.1 GET against `addr`: returns (status, body).
 pub fn http_get(addr: &str, path: &str, timeout: Duration) -> io::Result<(u16, String)> {
     let sa = addr
@@ -183,6 +200,25 @@ mod tests {
         assert_eq!(read_reply(&mut r).ok(), Some(Reply::Error("ERR no".into())));
         let mut bad = &b"?x\r\n"[..];
         assert!(read_reply(&mut bad).is_err());
+    }
+
+    #[test]
+    fn readiness_descriptor() {
+        let (r, w) = {
+            let mut fds = [0; 2];
+            // SAFETY: `fds` has room for two descriptors.
+            assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+            (fds[0], fds[1])
+        };
+        notify_ready_fd(&w.to_string()).expect("notify");
+        // SAFETY: `r` is the read end just created, owned here.
+        let mut read = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(r) };
+        let mut got = Vec::new();
+        read.read_to_end(&mut got).expect("read");
+        assert_eq!(got, b"\n", "a newline, then end of file: the write end was closed");
+        assert!(notify_ready_fd("2").is_err());
+        assert!(notify_ready_fd("x").is_err());
+        assert!(notify_ready_fd("1000").is_err(), "not open");
     }
 
     #[test]

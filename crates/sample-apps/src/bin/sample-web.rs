@@ -1,11 +1,15 @@
-//! `sample-web --listen 127.0.0.1:PORT` serves the review stack's page;
+//! `sample-web --listen 127.0.0.1:PORT [--ready-fd N]` serves the review
+//! stack's page; with `--ready-fd` it writes a newline on descriptor N once
+//! it listens (runit-rs's `notification-fd`, docs/health.md).
 //! `sample-web --check 127.0.0.1:PORT` is its readiness check (GET /health).
 //!
 //! Routes: `/health` (ok), `/env` (the `BOOT_*` and `APP_*` variables,
 //! verbatim, one `NAME=value` per line), `/` (a page that reads both
 //! databases: a Redis counter and a PostgreSQL query).
 
-use sample_apps::{Redis, Reply, event, flag_value, http_get, postgres_configured, psql, redis_addr};
+use sample_apps::{
+    Redis, Reply, event, flag_value, http_get, notify_ready_fd, postgres_configured, psql, redis_addr,
+};
 use std::io::{BufRead, BufReader, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::Duration;
@@ -17,7 +21,7 @@ fn main() {
         std::process::exit(if ok { 0 } else { 1 });
     }
     let Some(listen) = flag_value(&args, "--listen") else {
-        eprintln!("usage: sample-web --listen HOST:PORT | --check HOST:PORT");
+        eprintln!("usage: sample-web --listen HOST:PORT [--ready-fd N] | --check HOST:PORT");
         std::process::exit(100);
     };
     let listener = match TcpListener::bind(&listen) {
@@ -29,6 +33,12 @@ fn main() {
     };
     event("sample-web", "start");
     println!("sample-web: listening on {listen}");
+    if let Some(fd) = flag_value(&args, "--ready-fd") {
+        match notify_ready_fd(&fd) {
+            Ok(()) => event("sample-web", "ready"),
+            Err(e) => eprintln!("sample-web: warning: unable to report readiness: {e}"),
+        }
+    }
     for conn in listener.incoming().flatten() {
         std::thread::spawn(move || serve(conn));
     }
