@@ -227,8 +227,14 @@ impl Tree {
     /// Waits until every service is up; returns the time since the
     /// scanner was spawned.
     pub fn wait_up(&self, timeout: Duration) -> Result<Duration, String> {
-        wait_all_up(self.style, &self.services, self.started, timeout)
-            .map_err(|e| format!("{e}{}", self.log_tail()))
+        wait_all_up(self.style, &self.services, self.started, timeout).map_err(|e| {
+            let scanner = match procfs::stat(self.group.pid()) {
+                Some(st) => format!("scanner state {}", st.state),
+                None => "scanner gone".to_string(),
+            };
+            let sups = self.supervisors().len().saturating_sub(1);
+            format!("{e}; {scanner}, {sups} supervisor processes{}", self.log_tail())
+        })
     }
 
     /// The supervisor processes: the scanner and its children (runsv or

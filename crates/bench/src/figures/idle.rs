@@ -64,7 +64,7 @@ pub fn wakeups(ctx: &Ctx, res: &mut Results) {
     }
     let window = Duration::from_secs(ctx.size(20, 6));
     let reps = ctx.reps(3, 1);
-    if spawn::pause(Duration::from_secs(ctx.size(3, 2))).is_ok() {
+    if spawn::pause(Duration::from_secs(ctx.size(5, 2))).is_ok() {
         for round in 0..reps {
             let before: BTreeMap<Impl, Option<Vec<(i32, u64)>>> =
                 trees.iter().map(|(imp, (t, _))| (*imp, switches(&t.supervisors()))).collect();
