@@ -28,6 +28,7 @@ pub fn config_and_select(data: &[u8]) {
     }
     assert!(cfg.processor.as_ref().is_none_or(|p| !p.is_empty() && !p.contains(&b'\n')));
     assert!(!cfg.prefix.contains(&b'\n'));
+    rotation(&cfg, lines);
     for line in lines.split(|&b| b == b'\n').take(256) {
         let v = pattern::select(&cfg.patterns, line);
         // The verdict is the last matching pattern of each kind.
@@ -38,6 +39,32 @@ pub fn config_and_select(data: &[u8]) {
         assert_eq!(v.selected, last(&[Select, Deselect]).is_none_or(|p| p.kind == Select));
         assert_eq!(v.to_stderr, last(&[Stderr, NoStderr]).is_some_and(|p| p.kind == Stderr));
     }
+}
+
+/// Writes `pending` through the config's size rule the way the logger
+/// does: every write makes progress, and `current` never grows past `s`.
+fn rotation(cfg: &config::Config, pending: &[u8]) {
+    use svlogd::rotation::SizeRule;
+    let size_limit = cfg.size % 4096;
+    let rule = SizeRule { size: size_limit, line_max: u64::from(pending.first().copied().unwrap_or(0)) + 1 };
+    let (mut size, mut rest, mut files) = (0u64, pending, 0usize);
+    while !rest.is_empty() {
+        if rule.full(size) {
+            size = 0;
+            files += 1;
+            assert!(files <= pending.len() + 1, "more rotations than bytes");
+        }
+        let c = rule.chunk(size, rest);
+        assert!(c.len > 0 && c.len <= rest.len(), "chunk {c:?} of {} pending", rest.len());
+        size += c.len as u64;
+        assert!(rule.size == 0 || size <= rule.size, "current grew to {size} past s{}", rule.size);
+        rest = &rest[c.len..];
+        if c.rotate_after {
+            size = 0;
+            files += 1;
+        }
+    }
+    let _ = svlogd::rotation::AgeTimer::new(cfg.timeout_secs, std::time::Instant::now());
 }
 
 /// Input: pattern, NUL, line. Checks the matcher against a slow model of
