@@ -1,10 +1,10 @@
 //! The implementations under test and where their programs are.
 //!
 //! * **ours** — our release binaries: by default the benchmark builds them
-//!   itself (`cargo build --release -p <pkg>`, one package at a time so one
-//!   broken crate does not hide the others) into the target directory it
-//!   runs from, and uses `<target>/release`; `--ours DIR` uses prebuilt
-//!   binaries instead and `--no-build` skips the build.
+//!   itself (`cargo build --release -p <pkg>...`; if that fails, one package
+//!   at a time so one broken crate does not hide the others) into the target
+//!   directory it runs from, and uses `<target>/release`; `--ours DIR` uses
+//!   prebuilt binaries instead and `--no-build` skips the build.
 //! * **runit** — Debian's C runit in `/usr/bin` (`--runit DIR` to change).
 //! * **s6** — Debian's s6 in `/usr/bin`, an extra column where a figure
 //!   maps.
@@ -126,31 +126,45 @@ pub fn workspace_root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// Builds each of our packages in release mode into the target directory
-/// that contains `ours_dir`. Returns a line per package that failed.
+/// Builds our packages in release mode into the target directory that
+/// contains `ours_dir`: all in one cargo call, and when that fails, one
+/// package at a time so that one broken crate does not hide the others.
+/// Returns a line per package that failed.
 pub fn build_ours(ours_dir: &Path) -> Vec<String> {
     let Some(target) = ours_dir.parent() else { return vec!["no target directory".into()] };
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    eprintln!("runit-bench: building {} (release)", OUR_PACKAGES.join(", "));
+    if cargo_build(target, &OUR_PACKAGES).is_ok() {
+        return Vec::new();
+    }
     let mut failures = Vec::new();
     for pkg in OUR_PACKAGES {
-        eprintln!("runit-bench: building {pkg} (release)");
-        let out = Command::new(&cargo)
-            .args(["build", "--release", "--quiet", "-p", pkg])
-            .env("CARGO_TARGET_DIR", target)
-            .current_dir(workspace_root())
-            .stdin(Stdio::null())
-            .output();
-        match out {
-            Ok(o) if o.status.success() => {}
-            Ok(o) => {
-                let err = String::from_utf8_lossy(&o.stderr);
-                let last = err.lines().filter(|l| l.starts_with("error")).take(1).collect::<String>();
-                failures.push(format!("{pkg}: build failed: {last}"));
-            }
-            Err(e) => failures.push(format!("{pkg}: cannot run cargo: {e}")),
+        if let Err(e) = cargo_build(target, &[pkg]) {
+            failures.push(format!("{pkg}: {e}"));
         }
     }
     failures
+}
+
+/// `cargo build --release --quiet -p <pkg>...` with `CARGO_TARGET_DIR=target`.
+fn cargo_build(target: &Path, pkgs: &[&str]) -> Result<(), String> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+    let mut cmd = Command::new(cargo);
+    cmd.args(["build", "--release", "--quiet"]);
+    for p in pkgs {
+        cmd.args(["-p", p]);
+    }
+    let out = cmd
+        .env("CARGO_TARGET_DIR", target)
+        .current_dir(workspace_root())
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let err = String::from_utf8_lossy(&out.stderr);
+    let first = err.lines().find(|l| l.starts_with("error")).unwrap_or("(no error line)");
+    Err(format!("build failed: {first}"))
 }
 
 #[cfg(test)]
