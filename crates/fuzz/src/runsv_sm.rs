@@ -48,6 +48,8 @@ struct Sim {
     last_main: Option<Record>,
     last_log: Option<Record>,
     depth: usize,
+    /// runsv closed the log pipe (exit sequence, §12).
+    pipe_closed: bool,
 }
 
 impl Sim {
@@ -87,6 +89,12 @@ impl Sim {
                     _ => self.live.values().any(|c| *c != Child::Log),
                 };
                 assert!(!dup, "second instance: spawn {child:?} while {:?} live", self.live);
+                // Finding 3 (docs/reliability.md): once the pipe is closed,
+                // a ./run started would write to runsv's stdout, unlogged.
+                assert!(
+                    !(self.pipe_closed && child != Child::Log && self.sup.has_log()),
+                    "{child:?} started after the log pipe was closed"
+                );
                 if self.fork_fails {
                     self.feed(Event::SpawnFailed { child });
                 } else {
@@ -106,7 +114,10 @@ impl Sim {
             }
             Effect::WriteStatus(r) => self.check_record(r),
             Effect::Sweep { pgid } => assert_ne!(pgid, 0, "sweep of group 0"),
-            Effect::CloseLogPipe => assert!(self.exit_asked, "log pipe closed without x"),
+            Effect::CloseLogPipe => {
+                assert!(self.exit_asked, "log pipe closed without x");
+                self.pipe_closed = true;
+            }
             Effect::WriteHealth(h) => {
                 let back = runit_core::health::Health::decode(h.encode().as_bytes());
                 assert!(back.is_some(), "health record {h:?} does not decode");
@@ -222,6 +233,7 @@ pub fn runsv_sm(data: &[u8]) {
         last_main: None,
         last_log: None,
         depth: 0,
+        pipe_closed: false,
     };
     let _ = sim.sup.initial_health(now);
     if let Some(r) = sim.sup.initial_record(Which::Main) {
