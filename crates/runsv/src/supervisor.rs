@@ -552,9 +552,13 @@ impl Supervisor {
 
     fn control(&mut self, which: Which, byte: u8) {
         let Some(c) = ControlByte::from_byte(byte) else { return };
-        // Once the exit sequence closed the log pipe, the log is not
-        // restarted; bytes on its FIFO no longer matter.
-        if self.service(which).is_none_or(|s| s.closing) {
+        // Once the exit sequence closed the log pipe runsv is committed to
+        // exiting: ./run could never be given its logger again, so no byte
+        // on either FIFO may change that. (runit would restart ./run after
+        // `x` then `u` with its stdout gone, failing every second, for good;
+        // a fresh runsv from runsvdir is the way back.)
+        let closing = self.log.as_ref().is_some_and(|l| l.closing);
+        if closing || self.service(which).is_none() {
             return;
         }
         match c {

@@ -648,6 +648,25 @@ fn exit_with_log_closes_the_pipe_and_waits() {
 }
 
 #[test]
+fn no_byte_undoes_an_exit_once_the_log_pipe_is_closed() {
+    // Found by the soak test: `x`, then `u` while the logger drains, used to
+    // restart ./run with the log pipe gone and no logger, for good.
+    let mut s = with_log();
+    s.byte(b'x');
+    s.take();
+    s.exited(101, exit(0));
+    assert_eq!(s.take(), ["main: down", "sweep 101", "log: run, want exit", "close logpipe"]);
+    for b in [b'u', b'o', b'd'] {
+        s.byte(b);
+        s.log_byte(b);
+        s.iterate();
+        assert!(s.take().is_empty(), "{} is ignored", char::from(b));
+    }
+    s.exited(100, exit(0));
+    assert_eq!(s.take(), ["log: down", "sweep 100", "exit 0"]);
+}
+
+#[test]
 fn log_fifo_ignores_x_and_has_no_overrides() {
     let mut s = with_log();
     s.overrides.insert(b'h', true);
