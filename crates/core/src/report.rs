@@ -39,6 +39,27 @@ pub fn usage_text(prog: &str, synopsis: &str) -> String {
     format!("usage: {prog}{synopsis}\n\n")
 }
 
+/// Formats one diagnostic line: `<prefix>[<kind>: ]<parts...>[: <err>]\n`
+/// (no kind part when `kind` is empty).
+pub fn format_line(prefix: &[u8], kind: &str, parts: &[&[u8]], err: Option<&io::Error>) -> Vec<u8> {
+    let len: usize = parts.iter().map(|p| p.len()).sum();
+    let mut out = Vec::with_capacity(prefix.len() + kind.len() + len + 40);
+    out.extend_from_slice(prefix);
+    if !kind.is_empty() {
+        out.extend_from_slice(kind.as_bytes());
+        out.extend_from_slice(b": ");
+    }
+    for p in parts {
+        out.extend_from_slice(p);
+    }
+    if let Some(e) = err {
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(errtext::io_text(e).as_bytes());
+    }
+    out.push(b'\n');
+    out
+}
+
 /// A program's diagnostic printer: holds the prefix and formats lines.
 #[derive(Debug, Clone)]
 pub struct Diag {
@@ -58,19 +79,13 @@ impl Diag {
 
     /// Formats `<prefix><kind>: <msg>[: <err>]\n`.
     pub fn line(&self, kind: &str, msg: &str, err: Option<&io::Error>) -> Vec<u8> {
-        let mut out = Vec::with_capacity(self.prefix.len() + kind.len() + msg.len() + 40);
-        out.extend_from_slice(&self.prefix);
-        if !kind.is_empty() {
-            out.extend_from_slice(kind.as_bytes());
-            out.extend_from_slice(b": ");
-        }
-        out.extend_from_slice(msg.as_bytes());
-        if let Some(e) = err {
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(errtext::io_text(e).as_bytes());
-        }
-        out.push(b'\n');
-        out
+        format_line(&self.prefix, kind, &[msg.as_bytes()], err)
+    }
+
+    /// As [`Diag::line`], with the message given as byte parts (entry
+    /// names and paths are bytes, not text).
+    pub fn line_parts(&self, kind: &str, parts: &[&[u8]], err: Option<&io::Error>) -> Vec<u8> {
+        format_line(&self.prefix, kind, parts, err)
     }
 
     /// Prints a `fatal:` line (the caller decides the exit code).
@@ -100,6 +115,17 @@ mod tests {
             d.line("warning", "./log: not a directory.", None),
             b"runsv web: warning: ./log: not a directory.\n".to_vec()
         );
+    }
+
+    #[test]
+    fn byte_parts() {
+        let d = Diag::new(&b"runsvdir /service: "[..]);
+        let e = io::Error::from_raw_os_error(libc::ENOENT);
+        assert_eq!(
+            d.line_parts("warning", &[b"unable to stat ", b"d\xffng"], Some(&e)),
+            b"runsvdir /service: warning: unable to stat d\xffng: file does not exist\n".to_vec()
+        );
+        assert_eq!(format_line(b"svlogd: ", "", &[b"x"], None), b"svlogd: x\n".to_vec());
     }
 
     #[test]

@@ -6,38 +6,24 @@
 //! line goes out in one `write(2)` so that lines of runsvdir and of the runsv
 //! processes sharing the log pipe do not interleave.
 
-use runit_core::{errtext, report};
+use runit_core::report::{self, Diag};
 use std::io;
 
 /// The printer of runsvdir's `warning:` lines.
 #[derive(Debug, Clone)]
 pub struct Say {
-    prefix: Vec<u8>,
+    diag: Diag,
 }
 
 impl Say {
     /// A printer for scan directory `dir` (as given on the command line).
     pub fn new(dir: &[u8]) -> Self {
-        let mut prefix = b"runsvdir ".to_vec();
-        prefix.extend_from_slice(dir);
-        prefix.extend_from_slice(b": ");
-        Say { prefix }
+        Say { diag: Diag::new([&b"runsvdir "[..], dir, b": "].concat()) }
     }
 
     /// `<prefix><kind>: <parts...>[: <error text>]\n`.
     pub fn line(&self, kind: &str, parts: &[&[u8]], err: Option<&io::Error>) -> Vec<u8> {
-        let mut out = self.prefix.clone();
-        out.extend_from_slice(kind.as_bytes());
-        out.extend_from_slice(b": ");
-        for p in parts {
-            out.extend_from_slice(p);
-        }
-        if let Some(e) = err {
-            out.extend_from_slice(b": ");
-            out.extend_from_slice(errtext::io_text(e).as_bytes());
-        }
-        out.push(b'\n');
-        out
+        self.diag.line_parts(kind, parts, err)
     }
 
     /// Prints a `warning:` line on standard error.
@@ -54,7 +40,7 @@ impl Say {
     /// cannot be executed: `runsvdir <dir>: fatal: unable to start runsv
     /// <name>: ` (runsvdir.md §2).
     pub fn exec_failure_prefix(&self, name: &[u8]) -> Vec<u8> {
-        let mut out = self.prefix.clone();
+        let mut out = self.diag.prefix().to_vec();
         out.extend_from_slice(b"fatal: unable to start runsv ");
         out.extend_from_slice(name);
         out.extend_from_slice(b": ");

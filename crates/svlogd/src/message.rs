@@ -8,7 +8,6 @@
 //! (`runit_core::errtext`). The step wordings are those of runit's svlogd
 //! (spec svlogd.md §7-§9 and the strings of Debian's binary).
 
-use runit_core::errtext;
 use runit_core::report::write_stderr;
 use std::io;
 use std::time::Duration;
@@ -136,19 +135,7 @@ impl Reporter {
 
 /// `svlogd: <kind>: <parts…>[: <err>]\n`.
 pub fn line(kind: &str, parts: &[&[u8]], err: Option<&io::Error>) -> Vec<u8> {
-    let mut out = Vec::with_capacity(80);
-    out.extend_from_slice(b"svlogd: ");
-    out.extend_from_slice(kind.as_bytes());
-    out.extend_from_slice(b": ");
-    for p in parts {
-        out.extend_from_slice(p);
-    }
-    if let Some(e) = err {
-        out.extend_from_slice(b": ");
-        out.extend_from_slice(errtext::io_text(e).as_bytes());
-    }
-    out.push(b'\n');
-    out
+    runit_core::report::format_line(b"svlogd: ", kind, parts, err)
 }
 
 /// `<dir>/<name>`.
