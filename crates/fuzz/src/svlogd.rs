@@ -23,9 +23,9 @@ pub fn config_and_select(data: &[u8]) {
         let m = w.message();
         assert!(m.starts_with(b"unable to scan "), "warning {:?}", String::from_utf8_lossy(&m));
     }
-    if let Some(udp) = cfg.udp {
-        assert_ne!(udp.port, 0, "a UDP target with port 0");
-    }
+    // A port is stored as runit stores it, truncated to 16 bits (`:65536`
+    // gives port 0; sending then fails and svlogd says so in the
+    // directory, svlogd.md §5): no property on the value.
     assert!(cfg.processor.as_ref().is_none_or(|p| !p.is_empty() && !p.contains(&b'\n')));
     assert!(!cfg.prefix.contains(&b'\n'));
     rotation(&cfg, lines);
