@@ -28,7 +28,7 @@ pub fn unique_name(prefix: &str) -> String {
 }
 
 /// Makes sure `dir` is a real directory (not a symlink) with `mode`,
-/// creating it (and its parents with default modes) when missing.
+/// creating it (and missing parents, mode 0755) when missing.
 pub fn ensure_dir(dir: &Path, mode: u32) -> io::Result<()> {
     match fs::symlink_metadata(dir) {
         Ok(m) if m.file_type().is_dir() => Ok(()),
@@ -36,7 +36,7 @@ pub fn ensure_dir(dir: &Path, mode: u32) -> io::Result<()> {
         Ok(_) => Err(io::Error::from_raw_os_error(libc::ENOTDIR)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             if let Some(parent) = dir.parent() {
-                fs::create_dir_all(parent)?;
+                create_parents(parent)?;
             }
             match fs::create_dir(dir) {
                 Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(mode)),
@@ -44,6 +44,23 @@ pub fn ensure_dir(dir: &Path, mode: u32) -> io::Result<()> {
                 Err(e) => Err(e),
             }
         }
+        Err(e) => Err(e),
+    }
+}
+
+/// Creates the missing directories of `dir` with mode 0755 exactly, whatever
+/// the umask (`mkdir -p` would give 0777 under umask 000). Existing
+/// components may be symlinks: they are the system's layout, not ours.
+fn create_parents(dir: &Path) -> io::Result<()> {
+    if fs::metadata(dir).is_ok_and(|m| m.is_dir()) {
+        return Ok(());
+    }
+    if let Some(parent) = dir.parent() {
+        create_parents(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(0o755)),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
         Err(e) => Err(e),
     }
 }
@@ -122,6 +139,24 @@ mod tests {
         let d = std::env::temp_dir().join(unique_name(&format!("boot-fsx-{name}-")));
         fs::create_dir_all(&d).expect("scratch");
         d
+    }
+
+    #[test]
+    fn missing_parents_get_0755_whatever_the_umask() {
+        let d = scratch("parents");
+        // SAFETY: umask has no preconditions; restored below. Other tests
+        // creating files meanwhile only get laxer modes, which they set
+        // exactly anyway.
+        let old = unsafe { libc::umask(0) };
+        let made = ensure_dir(&d.join("var/lib/boot"), 0o700);
+        // SAFETY: as above.
+        unsafe { libc::umask(old) };
+        made.expect("mkdir");
+        let mode = |p: &str| fs::metadata(d.join(p)).expect(p).permissions().mode() & 0o7777;
+        assert_eq!(mode("var"), 0o755);
+        assert_eq!(mode("var/lib"), 0o755);
+        assert_eq!(mode("var/lib/boot"), 0o700);
+        fs::remove_dir_all(&d).expect("cleanup");
     }
 
     #[test]
