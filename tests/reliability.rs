@@ -693,16 +693,16 @@ fn pipe_of(pid: u32, fd: i32) -> Option<String> {
 }
 
 #[test]
-#[ignore = "finding 3 (docs/reliability.md): reported to runsv's owner; remove once fixed"]
 fn exit_then_up_before_the_logger_ends() {
     // `x` stops ./run and closes the log pipe; a `u` that arrives before
     // the logger has ended restarts ./run. It must not run without its
     // logger: either a logger reads its output again, or runsv finishes
     // exiting (and runsvdir starts a fresh one). Found by the one-hour
-    // soak (a service left with ./run up and no svlogd, for good). Today
-    // ./run runs with runsv's own stdout and the logger is never
-    // restarted; C runit fails to start ./run at all ("unable to setup
-    // filedescriptor for ./run: file descriptor not open").
+    // soak (a service left with ./run up and no svlogd, for good): ./run
+    // ran with runsv's own stdout and the logger was never restarted; C
+    // runit fails to start ./run at all then ("unable to setup
+    // filedescriptor for ./run: file descriptor not open"). Fixed in
+    // 28611e9: once the pipe is closed runsv finishes exiting.
     let s = Scratch::new("rel-exit-up");
     let svc = s.join("a");
     script(svc.join("run"), &numbered_producer("rel-h", 10, "0.1"));

@@ -420,14 +420,18 @@ fn boot_env_files_with_secrets_are_never_world_readable() {
         leaks.iter().all(|p| p.ends_with("var/lib/boot/state.json")),
         "the tag value readable by others outside state.json: {leaks:?}"
     );
-    // Nothing in boot's own trees is writable by others, umask 000 or not.
-    // (Parents that --root had to create, such as <root>/var, follow the
-    // umask like mkdir -p; on a real system they exist.)
+    // Nothing in boot's own trees is writable by others, umask 000 or not,
+    // and neither are the parents --root had to create (finding 2: they
+    // once followed the umask, like mkdir -p).
     for own in ["var/lib/boot", "var/log/boot", "run/boot"] {
         let writable = world_writable(&b.root.join(own));
         assert!(writable.is_empty(), "writable by others: {writable:?}");
         let top = mode_of(&b.root.join(own)).unwrap();
         assert_eq!(top.1 & 0o022, 0, "{own} is {:o}", top.1);
+    }
+    for parent in ["var", "var/lib", "var/log", "run"] {
+        let mode = mode_of(&b.root.join(parent)).unwrap().1 & 0o7777;
+        assert_eq!(mode, 0o755, "{parent} created by boot is {mode:o}");
     }
     // The running service got it, through its env files only.
     let pid = b.pid("worker");

@@ -89,11 +89,11 @@ impl Sim {
                     _ => self.live.values().any(|c| *c != Child::Log),
                 };
                 assert!(!dup, "second instance: spawn {child:?} while {:?} live", self.live);
-                // Finding 3 (docs/reliability.md): once the pipe is closed,
-                // a ./run started would write to runsv's stdout, unlogged.
-                // RUNIT_FUZZ_SKIP_KNOWN=1 lets fuzzing go on past it.
+                // Finding 3 (docs/reliability.md, fixed): once the pipe is
+                // closed, a ./run started would write to runsv's stdout,
+                // unlogged.
                 assert!(
-                    !(self.pipe_closed && child != Child::Log && self.sup.has_log()) || skip_known(),
+                    !(self.pipe_closed && child != Child::Log && self.sup.has_log()),
                     "{child:?} started after the log pipe was closed"
                 );
                 if self.fork_fails {
@@ -188,13 +188,6 @@ impl Sim {
 }
 
 const BYTES: &[u8] = b"udoxtkpchaiq12\nXe";
-
-/// Skip the checks of open findings (crates/fuzz/known/), so that a long
-/// run can look for others.
-fn skip_known() -> bool {
-    static SKIP: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
-    *SKIP.get_or_init(|| std::env::var_os("RUNIT_FUZZ_SKIP_KNOWN").is_some_and(|v| v == "1"))
-}
 
 fn policy(n: u8) -> (Policy, bool) {
     let text: &[u8] = match n % 4 {
