@@ -736,6 +736,12 @@ impl Supervisor {
             return;
         }
         match self.log.as_mut() {
+            // After `k` the state is down before ./run is reaped (§16.1):
+            // keep the pipe until it is, and until the ./finish that
+            // follows has ended, so that neither writes anywhere but to
+            // the logger (runit closes the pipe at once, and then fails to
+            // start ./finish: "unable to setup filedescriptor").
+            Some(log) if log.pid != 0 && self.main.pid != 0 => {}
             Some(log) if log.pid != 0 => {
                 if !log.closing {
                     log.closing = true;

@@ -667,6 +667,25 @@ fn no_byte_undoes_an_exit_once_the_log_pipe_is_closed() {
 }
 
 #[test]
+fn kill_then_exit_keeps_the_log_pipe_for_finish() {
+    // Found by fuzzing (runsv_sm): after `k` the state is down while the
+    // killed ./run is not reaped yet; an `x` then closed the pipe at once,
+    // and the ./finish that followed the reap wrote to runsv's stdout.
+    let mut s = with_log();
+    s.finish = true;
+    s.byte(b'k');
+    assert_eq!(s.take(), ["KILL 101"]);
+    s.byte(b'x');
+    assert_eq!(s.take(), ["main: down"]);
+    s.exited(101, WaitStatus::signaled(libc::SIGKILL, false));
+    assert_eq!(s.take(), ["main: finish, want exit", "sweep 101", "finish 102 [-1 9]", "main: finish, want exit"]);
+    s.exited(102, exit(0));
+    assert_eq!(s.take(), ["main: down", "sweep 102", "log: run, want exit", "close logpipe"]);
+    s.exited(100, exit(0));
+    assert_eq!(s.take(), ["log: down", "sweep 100", "exit 0"]);
+}
+
+#[test]
 fn log_fifo_ignores_x_and_has_no_overrides() {
     let mut s = with_log();
     s.overrides.insert(b'h', true);
