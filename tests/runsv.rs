@@ -840,7 +840,9 @@ fn ext_idle_runsv_does_not_wake_up() {
     let dir = service(&s, "svc", "exec sleep 1000");
     let p = runsv(&dir);
     wait_running_pid(&dir, T);
-    std::thread::sleep(Duration::from_millis(300));
+    // runsv wakes once, a second after its last event, to trim its memory
+    // (docs/runsv.md, "Memory"); after that, never.
+    std::thread::sleep(Duration::from_millis(1500));
     let switches = || {
         let v = proc_status_field(p.pid(), "voluntary_ctxt_switches").unwrap();
         let n = proc_status_field(p.pid(), "nonvoluntary_ctxt_switches").unwrap();

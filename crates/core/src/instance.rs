@@ -30,7 +30,7 @@
 use crate::atomic;
 use crate::supervise::Supervise;
 use std::fs;
-use std::io;
+use std::io::{self, Read};
 use std::path::Path;
 
 /// File name inside `supervise/`.
@@ -120,7 +120,18 @@ pub fn write(sup: Supervise, record: Option<&Instance>) -> Result<(), atomic::Re
 
 /// The kernel's boot id (`/proc/sys/kernel/random/boot_id`, trimmed).
 pub fn boot_id() -> io::Result<String> {
-    Ok(fs::read_to_string("/proc/sys/kernel/random/boot_id")?.trim().to_string())
+    let bytes = read_proc("/proc/sys/kernel/random/boot_id", 64)?;
+    Ok(String::from_utf8_lossy(&bytes).trim().to_string())
+}
+
+/// Reads a `/proc` file expected to hold about `size` bytes: one `read`
+/// into a buffer of that size and one that sees the end. (`fs::read` takes
+/// the size from `stat`, which is 0 in `/proc`, and grows its buffer from
+/// 32 bytes, a `read` per doubling; runsv reads such a file per start.)
+pub fn read_proc(path: impl AsRef<Path>, size: usize) -> io::Result<Vec<u8>> {
+    let mut buf = Vec::with_capacity(size);
+    fs::File::open(path)?.read_to_end(&mut buf)?;
+    Ok(buf)
 }
 
 /// The fields of `/proc/<pid>/stat` runit-rs cares about.
@@ -136,7 +147,7 @@ pub struct ProcStat {
 
 /// Reads and parses `/proc/<pid>/stat`.
 pub fn proc_stat(pid: u32) -> io::Result<ProcStat> {
-    let text = fs::read(format!("/proc/{pid}/stat"))?;
+    let text = read_proc(format!("/proc/{pid}/stat"), 512)?;
     parse_stat(&text).ok_or_else(|| io::Error::from_raw_os_error(libc::EPROTO))
 }
 

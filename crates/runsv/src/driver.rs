@@ -4,7 +4,8 @@
 //! The loop sleeps in `epoll_wait` (mio) on the self-pipe (SIGTERM,
 //! SIGCHLD), the control FIFOs and the pidfds of groups being swept, with a
 //! timeout only while a deadline is pending (a throttled restart, a sweep's
-//! grace period). An idle runsv therefore never wakes up; runit's own loop
+//! grace period). An idle runsv therefore never wakes up (save once, a
+//! second after its last event, to trim its memory); runit's own loop
 //! wakes every 1000 s for nothing.
 //!
 //! runit reads at most one byte per FIFO per loop pass and reaps children
@@ -50,6 +51,9 @@ const MAIN_CONTROL: Token = Token(1);
 const LOG_CONTROL: Token = Token(2);
 const NOTIFY_PIPE: Token = Token(3);
 const NOTIFY_SOCKET: Token = Token(4);
+/// How long runsv stays idle before it drops its clean program pages and
+/// sleeps without a timeout (docs/runsv.md, "Memory").
+const TRIM_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 /// Pidfds of swept group members use tokens from here on.
 const FIRST_MEMBER: usize = 16;
 
@@ -251,13 +255,23 @@ impl Runsv {
         } else {
             deadline.map(|d| d.saturating_duration_since(now))
         };
+        let mut polled = false;
         if timeout.is_none() {
-            // Idle: sleep with the program's clean pages dropped, then
-            // collect whatever woke us.
-            self.trim.idle_wait(self.poll.as_raw_fd());
-            timeout = Some(std::time::Duration::ZERO);
+            // Idle. Stay as we are for a moment first: a service being
+            // worked on (sv restart, a crash loop, a run that exits at
+            // once) would fault the trimmed pages straight back in.
+            if self.poll.poll(&mut self.events, Some(TRIM_AFTER)).is_err() {
+                return;
+            }
+            polled = !self.events.is_empty();
+            if !polled {
+                // Still idle: sleep with the program's clean pages
+                // dropped, then collect whatever woke us.
+                self.trim.idle_wait(self.poll.as_raw_fd());
+                timeout = Some(std::time::Duration::ZERO);
+            }
         }
-        if self.poll.poll(&mut self.events, timeout).is_err() {
+        if !polled && self.poll.poll(&mut self.events, timeout).is_err() {
             return;
         }
         let tokens: Vec<Token> = self.events.iter().map(|e| e.token()).collect();

@@ -17,6 +17,8 @@
 //! before the process sleeps. The pages stay in the page cache, clean and
 //! shared; the next event faults back the few it needs. Writable segments
 //! are never touched: only clean file pages are unmapped, nothing is lost.
+//! The one exception is the dead part of the stack, below the sleeping
+//! frame, whose contents no code will read again.
 
 use std::ffi::c_void;
 use std::os::fd::RawFd;
@@ -28,6 +30,9 @@ const PAGE: usize = 4096;
 #[derive(Debug, Default)]
 pub struct Trim {
     ranges: Vec<(usize, usize)>,
+    /// The main thread's stack mapping, `[start, end)` (empty: unknown,
+    /// the stack is left alone).
+    stack: (usize, usize),
 }
 
 impl Trim {
@@ -37,7 +42,7 @@ impl Trim {
         // SAFETY: the callback only reads the headers dl_iterate_phdr hands
         // it and pushes to the Vec passed as `data`, which outlives the call.
         unsafe { libc::dl_iterate_phdr(Some(collect), (&raw mut segments).cast()) };
-        let keep_start = (idle_block as fn(&[(usize, usize)], RawFd) as usize) & !(PAGE - 1);
+        let keep_start = (idle_block as fn(&[(usize, usize)], (usize, usize), RawFd) as usize) & !(PAGE - 1);
         let keep_end = keep_start + 2 * PAGE;
         let mut ranges = Vec::new();
         for (start, end) in segments {
@@ -47,7 +52,7 @@ impl Trim {
                 }
             }
         }
-        Trim { ranges }
+        Trim { ranges, stack: stack_mapping().unwrap_or((0, 0)) }
     }
 
     /// Unmaps the trimmed pages, then sleeps until `epoll_fd` has an event
@@ -59,18 +64,42 @@ impl Trim {
         unsafe {
             libc::malloc_trim(0)
         };
-        idle_block(&self.ranges, epoll_fd);
+        idle_block(&self.ranges, self.stack, epoll_fd);
     }
+}
+
+/// The address range of the `[stack]` line of `/proc/self/maps`.
+fn stack_mapping() -> Option<(usize, usize)> {
+    let maps = runit_core::instance::read_proc("/proc/self/maps", 4096).ok()?;
+    let line = maps.split(|&b| b == b'\n').find(|l| l.ends_with(b"[stack]"))?;
+    let range = line.split(|&b| b == b' ').next()?;
+    let mut ends = range.split(|&b| b == b'-').map(|h| usize::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+    Some((ends.next()??, ends.next()??))
 }
 
 /// Everything from the first `madvise` to the sleep happens in this one
 /// function, whose pages are excluded from the trim.
 #[inline(never)]
-fn idle_block(ranges: &[(usize, usize)], fd: RawFd) {
+fn idle_block(ranges: &[(usize, usize)], stack: (usize, usize), fd: RawFd) {
     for &(start, len) in ranges {
         // SAFETY: the range lies inside read-only, file-backed mappings of
         // our own executable: dropping their pages loses nothing.
         unsafe { sys_madvise(start, len) };
+    }
+    // The stack below this frame is dead: start-up went deeper (file
+    // reads, formatting) than the loop does between events. Drop those
+    // pages; they come back as zero pages when a deeper call or a signal
+    // frame needs them. Two pages of margin below this frame's locals
+    // cover the frame itself and the calls below; the floor is the bottom
+    // of the `[stack]` mapping when the trim was set up. (A thread other
+    // than the main one, as in unit tests, is not on that mapping: the
+    // stack is left alone.)
+    let here = 0u8;
+    let top = (std::ptr::addr_of!(here) as usize & !(PAGE - 1)).saturating_sub(2 * PAGE);
+    let (floor, end) = stack;
+    if floor < top && top < end {
+        // SAFETY: [floor, top) is the unused part of our own stack.
+        unsafe { sys_madvise(floor, top - floor) };
     }
     let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
     // SAFETY: `pfd` is a live pollfd.
@@ -156,11 +185,17 @@ mod tests {
     fn finds_read_only_segments_and_spares_its_own_page() {
         let t = Trim::new();
         assert!(!t.ranges.is_empty());
-        let me = idle_block as fn(&[(usize, usize)], RawFd) as usize;
+        let me = idle_block as fn(&[(usize, usize)], (usize, usize), RawFd) as usize;
         for &(s, l) in &t.ranges {
             assert_eq!(s % PAGE, 0);
             assert!(!(s..s + l).contains(&me), "idle_block's page is never trimmed");
         }
+    }
+
+    #[test]
+    fn finds_the_stack_mapping() {
+        let (start, end) = stack_mapping().expect("[stack] in /proc/self/maps");
+        assert!(start < end && start % PAGE == 0 && end % PAGE == 0);
     }
 
     #[test]
