@@ -122,7 +122,6 @@ struct Soak {
     log_faults: BTreeMap<String, u32>,
     counts: BTreeMap<&'static str, u64>,
     moved: Vec<(String, Instant)>,
-    /// Services told `x`, and until when they are left alone.
 }
 
 impl Soak {

@@ -678,7 +678,10 @@ fn kill_then_exit_keeps_the_log_pipe_for_finish() {
     s.byte(b'x');
     assert_eq!(s.take(), ["main: down"]);
     s.exited(101, WaitStatus::signaled(libc::SIGKILL, false));
-    assert_eq!(s.take(), ["main: finish, want exit", "sweep 101", "finish 102 [-1 9]", "main: finish, want exit"]);
+    assert_eq!(
+        s.take(),
+        ["main: finish, want exit", "sweep 101", "finish 102 [-1 9]", "main: finish, want exit"]
+    );
     s.exited(102, exit(0));
     assert_eq!(s.take(), ["main: down", "sweep 102", "log: run, want exit", "close logpipe"]);
     s.exited(100, exit(0));

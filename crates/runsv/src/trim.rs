@@ -73,7 +73,8 @@ fn stack_mapping() -> Option<(usize, usize)> {
     let maps = runit_core::instance::read_proc("/proc/self/maps", 4096).ok()?;
     let line = maps.split(|&b| b == b'\n').find(|l| l.ends_with(b"[stack]"))?;
     let range = line.split(|&b| b == b' ').next()?;
-    let mut ends = range.split(|&b| b == b'-').map(|h| usize::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
+    let mut ends =
+        range.split(|&b| b == b'-').map(|h| usize::from_str_radix(std::str::from_utf8(h).ok()?, 16).ok());
     Some((ends.next()??, ends.next()??))
 }
 
