@@ -443,8 +443,10 @@ mod tests {
         let tagged = || procfs::pids().into_iter().filter(|p| procfs::environ_has(*p, &entry)).count();
         // The background sleep may still be between fork and exec (its
         // environ briefly unreadable): poll for it.
-        poll(Duration::from_secs(10), Duration::from_millis(10), "the sleep", || (tagged() == 1).then_some(()))
-            .expect("the sleep survives the release");
+        poll(Duration::from_secs(10), Duration::from_millis(10), "the sleep", || {
+            (tagged() == 1).then_some(())
+        })
+        .expect("the sleep survives the release");
         sweep(&tag, "sweep").expect("sweep");
         assert_eq!(tagged(), 0);
     }
