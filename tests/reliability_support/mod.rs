@@ -187,6 +187,8 @@ pub struct LineAudit {
     pub duplicated: u64,
     /// Lines that are not `<tag> <pid> <n>` (torn by a kill mid-write).
     pub torn: u64,
+    /// The first few such lines, as found (for the failure message).
+    pub torn_lines: Vec<String>,
     /// Lines a producer wrote at its end (it records its count in
     /// `produced` when it gets SIGTERM) that never reached the log.
     pub lost_at_end: u64,
@@ -222,14 +224,13 @@ pub fn audit(dir: &Path, tag: &str) -> LineAudit {
             let w: Vec<&str> = line.split(' ').collect();
             let parsed = (w.len() >= 3)
                 .then(|| (w[w.len() - 3], w[w.len() - 2].parse::<u64>(), w[w.len() - 1].parse::<u64>()));
-            let Some((t, Ok(pid), Ok(n))) = parsed else {
+            let Some((_, Ok(pid), Ok(n))) = parsed.filter(|(t, _, _)| *t == tag) else {
                 a.torn += 1;
+                if a.torn_lines.len() < 5 {
+                    a.torn_lines.push(format!("{}: {line}", f.display()));
+                }
                 continue;
             };
-            if t != tag {
-                a.torn += 1;
-                continue;
-            }
             a.lines += 1;
             match last.get(&pid) {
                 None if n > 1 => a.lost_at_start += n - 1,
