@@ -73,7 +73,7 @@ fn how(h: How) -> (&'static str, i32) {
 pub fn utc(t: Tai64N) -> String {
     let secs = t.unix_seconds();
     let (days, rest) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = runit_core::tai::civil_from_days(days);
     format!(
         "{y:04}-{m:02}-{d:02}_{:02}:{:02}:{:02}.{:05}",
         rest / 3600,
@@ -81,21 +81,6 @@ pub fn utc(t: Tai64N) -> String {
         rest % 60,
         t.nanos.min(999_999_999) / 10_000
     )
-}
-
-/// The proleptic Gregorian date of a day count since 1970-01-01 (Howard
-/// Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 #[cfg(test)]

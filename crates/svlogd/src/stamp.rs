@@ -124,7 +124,7 @@ impl Stamper {
 fn date_time(secs: i64, sep: u8) -> [u8; 20] {
     let days = secs.div_euclid(86_400);
     let in_day = secs.rem_euclid(86_400) as u32;
-    let (y, m, d) = civil_from_days(days);
+    let (y, m, d) = runit_core::tai::civil_from_days(days);
     let mut out = [0u8; 20];
     out[..4].copy_from_slice(&digits::<4>(y.clamp(0, 9999) as u32));
     out[4] = b'-';
@@ -139,21 +139,6 @@ fn date_time(secs: i64, sep: u8) -> [u8; 20] {
     out[17..19].copy_from_slice(&digits::<2>(in_day % 60));
     out[19] = b'.';
     out
-}
-
-/// Year, month, day of a day count since 1970-01-01 (proleptic Gregorian;
-/// Howard Hinnant's `civil_from_days`).
-fn civil_from_days(days: i64) -> (i64, u32, u32) {
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    (y, m, d)
 }
 
 /// `n` as exactly `N` decimal digits (higher digits dropped).
@@ -254,13 +239,5 @@ mod tests {
         assert_eq!(st.at(59, 0).as_bytes(), b"1970-01-01_00:00:59.00000 ");
         assert_eq!(st.at(60, 10).as_bytes(), b"1970-01-01_00:01:00.00001 ");
         assert_eq!(st.at(60, 20).as_bytes(), b"1970-01-01_00:01:00.00002 ");
-    }
-
-    #[test]
-    fn civil_dates() {
-        assert_eq!(civil_from_days(0), (1970, 1, 1));
-        assert_eq!(civil_from_days(-1), (1969, 12, 31));
-        assert_eq!(civil_from_days(11_016), (2000, 2, 29));
-        assert_eq!(civil_from_days(20_453), (2025, 12, 31));
     }
 }
