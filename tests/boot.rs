@@ -229,23 +229,7 @@ fn production_one_component_then_live_service_change() {
 /// after its stop timeout.
 #[test]
 fn down_escalates_a_term_ignoring_service_to_kill() {
-    let mut b = BootBox::new("boot-stop", "");
-    for s in ["web", "postgres", "redis"] {
-        fs::remove_dir_all(b.catalogue.join(s)).unwrap();
-    }
-    let worker = harness::read(b.catalogue.join("worker/service.toml"))
-        .replace("review = [\"redis\"]", "review = []")
-        .replace("\"--queue\", \"default\"]", "\"--queue\", \"default\", \"--drain-ms\", \"1000\"]");
-    fs::write(b.catalogue.join("worker/service.toml"), worker).unwrap();
-    fs::create_dir_all(b.catalogue.join("stubborn")).unwrap();
-    fs::write(
-        b.catalogue.join("stubborn/service.toml"),
-        "schema = 1\nname = \"stubborn\"\nkind = \"app\"\nmodes = [\"review\"]\n[process]\n\
-         command = [\"/bin/sh\", \"-c\", \"trap '' TERM; /bin/sleep 1000 & wait; wait\"]\n[stop]\ntimeout_s = 2\n",
-    )
-    .unwrap();
-    b.start_runsvdir();
-    b.ok(&["up"]);
+    let b = BootBox::stop_test("boot-stop", 1000);
     let stubborn = b.pid("stubborn");
     wait_until(Duration::from_secs(5), "stubborn's child", || {
         fs::read_to_string("/proc/self/stat").is_ok() && !child_sleepers(stubborn).is_empty()

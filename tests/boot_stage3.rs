@@ -15,30 +15,6 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 use support::{BootBox, cmdline};
 
-/// A box running the worker (drains for half a second on TERM) and a
-/// service that ignores TERM, has a child in its group and is stopped
-/// after 2 s; no databases.
-fn small_box(name: &str) -> BootBox {
-    let mut b = BootBox::new(name, "");
-    for s in ["web", "postgres", "redis"] {
-        fs::remove_dir_all(b.catalogue.join(s)).unwrap();
-    }
-    let worker = harness::read(b.catalogue.join("worker/service.toml"))
-        .replace("review = [\"redis\"]", "review = []")
-        .replace("\"--queue\", \"default\"]", "\"--queue\", \"default\", \"--drain-ms\", \"500\"]");
-    fs::write(b.catalogue.join("worker/service.toml"), worker).unwrap();
-    fs::create_dir_all(b.catalogue.join("stubborn")).unwrap();
-    fs::write(
-        b.catalogue.join("stubborn/service.toml"),
-        "schema = 1\nname = \"stubborn\"\nkind = \"app\"\nmodes = [\"review\"]\n[process]\n\
-         command = [\"/bin/sh\", \"-c\", \"trap '' TERM; /bin/sleep 1000 & wait; wait\"]\n[stop]\ntimeout_s = 2\n",
-    )
-    .unwrap();
-    b.start_runsvdir();
-    b.ok(&["up"]);
-    b
-}
-
 /// Pids of the runsv processes supervising a directory below `root`.
 fn runsv_pids(root: &Path) -> Vec<i32> {
     let mut out = Vec::new();
@@ -71,7 +47,7 @@ fn kill(pid: i32) {
 /// the box is clean.
 #[test]
 fn down_after_runsvdir_was_killed() {
-    let mut b = small_box("stage3-runsvdir");
+    let mut b = BootBox::stop_test("stage3-runsvdir", 500);
     let worker = b.pid("worker");
     let runsvdir = b.runsvdir.as_mut().unwrap();
     runsvdir.signal(libc::SIGKILL);
@@ -96,7 +72,7 @@ fn down_after_runsvdir_was_killed() {
 /// loggers write everything and exit at end of input, and the box is clean.
 #[test]
 fn down_in_stage_3_after_the_supervision_tree_was_killed() {
-    let mut b = small_box("stage3-tree");
+    let mut b = BootBox::stop_test("stage3-tree", 500);
     let (worker, stubborn) = (b.pid("worker") as i32, b.pid("stubborn") as i32);
     let loggers = [logger_pid(&b, "worker"), logger_pid(&b, "stubborn")];
     let runsvdir = b.runsvdir.as_mut().unwrap();

@@ -56,6 +56,33 @@ pub struct BootBox {
 }
 
 impl BootBox {
+    /// A box for the stop tests, up: the worker (drains for `drain_ms` on
+    /// TERM) and `stubborn`, a service that ignores TERM, has a child in
+    /// its group and is stopped after 2 s; no databases.
+    pub fn stop_test(name: &str, drain_ms: u32) -> BootBox {
+        let mut b = BootBox::new(name, "");
+        for s in ["web", "postgres", "redis"] {
+            fs::remove_dir_all(b.catalogue.join(s)).unwrap();
+        }
+        let worker = harness::read(b.catalogue.join("worker/service.toml"))
+            .replace("review = [\"redis\"]", "review = []")
+            .replace(
+                "\"--queue\", \"default\"]",
+                &format!("\"--queue\", \"default\", \"--drain-ms\", \"{drain_ms}\"]"),
+            );
+        fs::write(b.catalogue.join("worker/service.toml"), worker).unwrap();
+        fs::create_dir_all(b.catalogue.join("stubborn")).unwrap();
+        fs::write(
+            b.catalogue.join("stubborn/service.toml"),
+            "schema = 1\nname = \"stubborn\"\nkind = \"app\"\nmodes = [\"review\"]\n[process]\n\
+             command = [\"/bin/sh\", \"-c\", \"trap '' TERM; /bin/sleep 1000 & wait; wait\"]\n[stop]\ntimeout_s = 2\n",
+        )
+        .unwrap();
+        b.start_runsvdir();
+        b.ok(&["up"]);
+        b
+    }
+
     /// A box with a copy of sv-templates and `extra` appended to boot.toml.
     pub fn new(name: &str, extra: &str) -> BootBox {
         let scratch = Scratch::new(name);
