@@ -793,10 +793,14 @@ fn ext_crash_leaves_no_duplicate() {
         orphan.pid()
     );
     assert_eq!(second.stderr(), msg);
-    let live: Vec<i32> =
-        lines(&dir.join("runs")).iter().filter_map(|l| l.parse().ok()).filter(|&p| alive(p)).collect();
+    // The status names the new pid right after fork; the new ./run records
+    // itself in `runs` a moment later.
+    let live = || -> Vec<i32> {
+        lines(&dir.join("runs")).iter().filter_map(|l| l.parse().ok()).filter(|&p| alive(p)).collect()
+    };
+    wait_until(T, "the new ./run in runs", || live().contains(&(new.pid as i32)));
+    let live = live();
     assert_eq!(live.len(), 2, "exactly one ./run and one log/run: {live:?}");
-    assert!(live.contains(&(new.pid as i32)));
 }
 
 #[test]

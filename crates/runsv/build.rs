@@ -1,6 +1,7 @@
 //! Link choices that keep an idle runsv's memory small (docs/runsv.md,
 //! "Memory"): a non-PIE executable (no start-up relocations dirtying its
-//! read-only data) and the unwinder from the static libgcc_eh instead of
+//! read-only data), page-aligned segments (the writable data on one page)
+//! and the unwinder from the static libgcc_eh instead of
 //! the shared libgcc_s (one mapping less; runsv aborts on panic and never
 //! unwinds). Both are skipped when the toolchain does not offer them.
 
@@ -14,6 +15,10 @@ fn main() {
         return;
     }
     println!("cargo:rustc-link-arg-bins=-no-pie");
+    // Every segment starts on a page of its own, so that the writable data
+    // (`.data` and `.bss`, under a page together) is not split across two
+    // pages that both get dirtied.
+    println!("cargo:rustc-link-arg-bins=-Wl,-z,separate-loadable-segments");
     let cc = std::env::var("CC").unwrap_or_else(|_| "cc".into());
     let out = Command::new(cc).arg("-print-file-name=libgcc_eh.a").output();
     let Ok(out) = out else { return };
