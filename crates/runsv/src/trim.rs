@@ -90,11 +90,11 @@ fn idle_block(ranges: &[(usize, usize)], stack: (usize, usize), fd: RawFd) {
     // The stack below this frame is dead: start-up went deeper (file
     // reads, formatting) than the loop does between events. Drop those
     // pages; they come back as zero pages when a deeper call or a signal
-    // frame needs them. The page of this frame's locals and one page
-    // below it cover the frame itself and the two calls below; the floor is the bottom
-    // of the `[stack]` mapping when the trim was set up. (A thread other
-    // than the main one, as in unit tests, is not on that mapping: the
-    // stack is left alone.)
+    // frame needs them. The page of this frame's locals and one page below
+    // it are kept for the frame itself and the two calls below. The floor
+    // is the bottom of the `[stack]` mapping when the trim was set up. (A
+    // thread other than the main one, as in unit tests, is not on that
+    // mapping: the stack is left alone.)
     let here = 0u8;
     let top = (std::ptr::addr_of!(here) as usize & !(PAGE - 1)).saturating_sub(PAGE);
     let (floor, end) = stack;
