@@ -339,6 +339,7 @@ fn converge_and_check(s: &mut Soak) -> (String, Vec<String>) {
         total.lost += a.lost;
         total.lost_at_start += a.lost_at_start;
         total.torn += a.torn;
+        total.notices += a.notices;
     }
     let _ = writeln!(report, "soak: log lines {total:?}");
     // CPU of the supervisors.

@@ -187,6 +187,10 @@ pub struct LineAudit {
     pub duplicated: u64,
     /// Lines that are not `<tag> <pid> <n>` (torn by a kill mid-write).
     pub torn: u64,
+    /// The producer shell's own notices (`exec 2>&1`): `Terminated` or
+    /// `Killed` when a child it waits for (its `sleep`) is signalled, as
+    /// runsv's stop of the process group does. Not log data.
+    pub notices: u64,
     /// The first few such lines, as found (for the failure message).
     pub torn_lines: Vec<String>,
     /// Lines a producer wrote at its end (it records its count in
@@ -225,6 +229,10 @@ pub fn audit(dir: &Path, tag: &str) -> LineAudit {
             let parsed = (w.len() >= 3)
                 .then(|| (w[w.len() - 3], w[w.len() - 2].parse::<u64>(), w[w.len() - 1].parse::<u64>()));
             let Some((_, Ok(pid), Ok(n))) = parsed.filter(|(t, _, _)| *t == tag) else {
+                if w.len() <= 2 && matches!(w.last().copied(), Some("Terminated" | "Killed")) {
+                    a.notices += 1;
+                    continue;
+                }
                 a.torn += 1;
                 if a.torn_lines.len() < 5 {
                     a.torn_lines.push(format!("{}: {line}", f.display()));
