@@ -187,12 +187,12 @@ pub struct LineAudit {
     pub duplicated: u64,
     /// Lines that are not `<tag> <pid> <n>` (torn by a kill mid-write).
     pub torn: u64,
+    /// The first few torn lines, as found (for the failure message).
+    pub torn_lines: Vec<String>,
     /// The producer shell's own notices (`exec 2>&1`): `Terminated` or
     /// `Killed` when a child it waits for (its `sleep`) is signalled, as
     /// runsv's stop of the process group does. Not log data.
     pub notices: u64,
-    /// The first few such lines, as found (for the failure message).
-    pub torn_lines: Vec<String>,
     /// Lines a producer wrote at its end (it records its count in
     /// `produced` when it gets SIGTERM) that never reached the log.
     pub lost_at_end: u64,
