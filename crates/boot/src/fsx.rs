@@ -38,11 +38,8 @@ pub fn ensure_dir(dir: &Path, mode: u32) -> io::Result<()> {
             if let Some(parent) = dir.parent() {
                 create_parents(parent)?;
             }
-            match fs::create_dir(dir) {
-                Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(mode)),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => ensure_dir(dir, mode),
-                Err(e) => Err(e),
-            }
+            // Made meanwhile by someone else: check what it is.
+            if mkdir(dir, mode)? { Ok(()) } else { ensure_dir(dir, mode) }
         }
         Err(e) => Err(e),
     }
@@ -58,9 +55,15 @@ fn create_parents(dir: &Path) -> io::Result<()> {
     if let Some(parent) = dir.parent() {
         create_parents(parent)?;
     }
+    mkdir(dir, 0o755).map(|_| ())
+}
+
+/// Creates `dir` with `mode` exactly (not less the umask); false when
+/// something already exists there.
+fn mkdir(dir: &Path, mode: u32) -> io::Result<bool> {
     match fs::create_dir(dir) {
-        Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(0o755)),
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Ok(()) => fs::set_permissions(dir, fs::Permissions::from_mode(mode)).map(|()| true),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(false),
         Err(e) => Err(e),
     }
 }
