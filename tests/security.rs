@@ -240,9 +240,18 @@ fn find(tags: &[String], argv: &[&str]) -> Ps {
 }
 
 fn only_stdio(p: &Ps, what: &str) {
+    // Right after exec the new argv is already visible while the dynamic
+    // loader still opens and closes the libraries it maps (fd 3): look
+    // once the `sleep` sleeps.
+    let sleeping = || {
+        let stat = fs::read_to_string(format!("/proc/{}/stat", p.pid)).unwrap_or_default();
+        stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('S'))
+    };
+    let _ = wait_for(SOON, || sleeping().then_some(()));
+    let stdio = BTreeSet::from([0, 1, 2]);
     let got = fds(p.pid);
     let detail: Vec<String> = got.iter().map(|&fd| format!("{fd} -> {}", fd_target(p.pid, fd))).collect();
-    assert_eq!(got, BTreeSet::from([0, 1, 2]), "{what} (pid {}) holds {detail:?}", p.pid);
+    assert_eq!(got, stdio, "{what} (pid {}) holds {detail:?}", p.pid);
 }
 
 #[test]
@@ -327,8 +336,8 @@ fn no_descriptor_leaks_through_chpst_or_svlogd_processors() {
     assert!(got.is_subset(&allowed), "svlogd's processor holds {detail:?}");
 }
 
-/// Every file under `dir` readable by others that contains `secret`.
-fn world_readable_with(dir: &Path, secret: &[u8]) -> Vec<PathBuf> {
+/// Every entry under `dir` with its `lstat` metadata, links not followed.
+fn walk(dir: &Path) -> Vec<(PathBuf, fs::Metadata)> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -337,40 +346,35 @@ fn world_readable_with(dir: &Path, secret: &[u8]) -> Vec<PathBuf> {
             let p = e.path();
             let Ok(m) = fs::symlink_metadata(&p) else { continue };
             if m.is_dir() {
-                stack.push(p);
-            } else if m.is_file()
-                && m.mode() & 0o004 != 0
-                && fs::read(&p).is_ok_and(|b| b.windows(secret.len()).any(|w| w == secret))
-            {
-                out.push(p);
+                stack.push(p.clone());
             }
+            out.push((p, m));
         }
     }
     out
 }
 
+/// Every file under `dir` readable by others that contains `secret`.
+fn world_readable_with(dir: &Path, secret: &[u8]) -> Vec<PathBuf> {
+    walk(dir)
+        .into_iter()
+        .filter(|(p, m)| {
+            m.is_file()
+                && m.mode() & 0o004 != 0
+                && fs::read(p).is_ok_and(|b| b.windows(secret.len()).any(|w| w == secret))
+        })
+        .map(|(p, _)| p)
+        .collect()
+}
+
 /// Files and directories under `dir` (not following links) that others
 /// may write.
 fn world_writable(dir: &Path) -> Vec<(PathBuf, u32)> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = fs::read_dir(&d) else { continue };
-        for e in entries.flatten() {
-            let p = e.path();
-            let Ok(m) = fs::symlink_metadata(&p) else { continue };
-            if m.file_type().is_symlink() {
-                continue;
-            }
-            if m.mode() & 0o002 != 0 {
-                out.push((p.clone(), m.mode() & 0o7777));
-            }
-            if m.is_dir() {
-                stack.push(p);
-            }
-        }
-    }
-    out
+    walk(dir)
+        .into_iter()
+        .filter(|(_, m)| !m.file_type().is_symlink() && m.mode() & 0o002 != 0)
+        .map(|(p, m)| (p, m.mode() & 0o7777))
+        .collect()
 }
 
 #[test]
