@@ -3,9 +3,12 @@
 //!
 //! runit records nothing about how `./run` ended beyond the arguments it
 //! hands `./finish`. runit-rs's runsv appends one line per end of `./run`
-//! and keeps the last [`KEPT`] (oldest first), rewriting the file
-//! atomically (`deaths.new`, then rename; mode 0644). The file survives
-//! runsv restarts. Line format:
+//! (oldest first) with one `write(2)` in append mode; the first time a
+//! runsv records a death, and whenever the file has grown to twice
+//! [`KEPT`] lines, it rewrites the file atomically (`deaths.new`, then
+//! rename; mode 0644) with the last [`KEPT`]. Readers take the last
+//! [`KEPT`] well-formed lines ([`read`]). The file survives runsv
+//! restarts. Line format:
 //!
 //! ```text
 //! <stamp> <ran_ms> <how> <value> <cause>\n
@@ -28,7 +31,9 @@ use crate::health::hex;
 use crate::process::WaitStatus;
 use crate::supervise::Supervise;
 use crate::tai::Tai64N;
-use std::fs;
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::time::Duration;
 
@@ -134,10 +139,13 @@ pub fn decode_all(bytes: &[u8]) -> Vec<Death> {
     String::from_utf8_lossy(bytes).lines().filter_map(Death::decode).collect()
 }
 
-/// Reads `<service_dir>/supervise/deaths`, oldest first (empty when
-/// missing).
+/// Reads `<service_dir>/supervise/deaths`: the last [`KEPT`] deaths,
+/// oldest first (empty when missing).
 pub fn read(service_dir: &Path) -> Vec<Death> {
-    fs::read(service_dir.join(Supervise::MAIN.path(FILE))).map(|b| decode_all(&b)).unwrap_or_default()
+    let mut all =
+        fs::read(service_dir.join(Supervise::MAIN.path(FILE))).map(|b| decode_all(&b)).unwrap_or_default();
+    all.drain(..all.len().saturating_sub(KEPT));
+    all
 }
 
 /// The file with `death` appended and only the last `kept` lines left.
@@ -156,12 +164,41 @@ pub fn appended(old: &[u8], death: &Death, kept: usize) -> Vec<u8> {
     out
 }
 
-/// Appends `death` to `supervise/deaths` (relative to the current
-/// directory, as runsv writes it), keeping the last [`KEPT`].
-pub fn record(death: &Death) -> Result<(), atomic::ReplaceError> {
-    let path = Supervise::MAIN.path(FILE);
-    let old = fs::read(&path).unwrap_or_default();
-    atomic::replace(&path, &appended(&old, death, KEPT), atomic::Options::default())
+/// runsv's writer of `supervise/deaths`. A crash-looping service dies every
+/// second, so a death costs one appending `write(2)`, not a read and a
+/// rewrite of the whole file.
+#[derive(Debug, Default)]
+pub struct Recorder {
+    /// Lines in the file as this recorder last left it (`None`: unknown,
+    /// the next death rewrites it).
+    lines: Option<usize>,
+}
+
+impl Recorder {
+    /// Records `death`: appended in place while the file holds fewer than
+    /// twice [`KEPT`] lines this recorder knows of; otherwise (and after
+    /// any failure to append) the file is rewritten with the last [`KEPT`].
+    /// `service_dir` may be empty: runsv writes relative to its directory.
+    pub fn record(&mut self, service_dir: &Path, death: &Death) -> Result<(), atomic::ReplaceError> {
+        let path = service_dir.join(Supervise::MAIN.path(FILE));
+        if let Some(n) = self.lines.take().filter(|&n| n < 2 * KEPT) {
+            // No O_CREAT: a file removed behind our back is rewritten whole.
+            let append = OpenOptions::new()
+                .append(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&path)
+                .and_then(|mut f| f.write_all(death.encode().as_bytes()));
+            if append.is_ok() {
+                self.lines = Some(n + 1);
+                return Ok(());
+            }
+        }
+        let old = fs::read(&path).unwrap_or_default();
+        let new = appended(&old, death, KEPT);
+        atomic::replace(&path, &new, atomic::Options::default())?;
+        self.lines = Some(new.iter().filter(|&&b| b == b'\n').count());
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -209,5 +246,40 @@ mod tests {
         let all = decode_all(&file);
         assert_eq!(all.iter().map(|d| d.how).collect::<Vec<_>>(), [How::Exit(2), How::Exit(3), How::Exit(4)]);
         assert_eq!(String::from_utf8_lossy(&file).lines().count(), 3);
+    }
+
+    #[test]
+    fn recorder_appends_then_rewrites_at_twice_kept() {
+        let dir = std::env::temp_dir().join(format!("deaths-rec-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("supervise")).expect("scratch file");
+        fs::write(dir.join("supervise/deaths"), b"garbage\n").expect("scratch file");
+        let file = dir.join("supervise/deaths");
+        let mut r = Recorder::default();
+        let mut sizes = Vec::new();
+        for i in 0..(2 * KEPT + 5) as u64 {
+            r.record(&dir, &death(i, How::Exit(i as i32), Cause::Died)).expect("scratch file");
+            sizes.push(fs::read_to_string(&file).expect("scratch file").lines().count());
+        }
+        // Removed behind its back: recreated with the one new line.
+        fs::remove_file(&file).expect("scratch file");
+        r.record(&dir, &death(999, How::Exit(7), Cause::Died)).expect("scratch file");
+        let after_removal = fs::read_to_string(&file).expect("scratch file");
+        // First death: rewritten (garbage dropped); then appended up to
+        // 2 * KEPT lines; the next one rewrites to KEPT.
+        assert_eq!(sizes[0], 1);
+        assert_eq!(sizes[2 * KEPT - 1], 2 * KEPT);
+        assert_eq!(sizes[2 * KEPT], KEPT);
+        assert_eq!(sizes[2 * KEPT + 4], KEPT + 4);
+        assert_eq!(after_removal.lines().count(), 1);
+        let mut long = Vec::new();
+        for i in 0..(KEPT + 10) as u64 {
+            long.extend_from_slice(death(i, How::Exit(i as i32), Cause::Died).encode().as_bytes());
+        }
+        fs::write(&file, &long).expect("scratch file");
+        let read = read(&dir);
+        assert_eq!(read.len(), KEPT, "readers take the last KEPT");
+        assert_eq!(read[0].how, How::Exit(10));
+        fs::remove_dir_all(&dir).expect("scratch file");
     }
 }

@@ -23,7 +23,9 @@
 //! * `boot_id`: `/proc/sys/kernel/random/boot_id`, so that a record that
 //!   survived a reboot (a `supervise/` on persistent storage) never matches.
 //!
-//! The file is written atomically (`instance.new`, then rename; mode 0644).
+//! A record is written atomically (`instance.new`, then rename; mode 0644);
+//! it is emptied in place ([`clear`], one `truncate(2)`) when the process
+//! is reaped.
 //! C runit's `sv` ignores it; runit-rs's `sv` may use [`Instance::is_running`]
 //! to tell a live service process from a stale pid.
 
@@ -118,6 +120,16 @@ pub fn write(sup: Supervise, record: Option<&Instance>) -> Result<(), atomic::Re
     atomic::replace(&sup.path(FILE), text.as_bytes(), atomic::Options::default())
 }
 
+/// Empties `supervise/instance` (relative to the current directory) in
+/// place: the recorded process has been reaped. A missing file stays
+/// missing.
+pub fn clear(sup: Supervise) -> io::Result<()> {
+    let path = std::ffi::CString::new(sup.path(FILE).into_os_string().into_encoded_bytes())
+        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
+    // SAFETY: `path` is a NUL-terminated string that outlives the call.
+    if unsafe { libc::truncate(path.as_ptr(), 0) } == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
 /// The kernel's boot id (`/proc/sys/kernel/random/boot_id`, trimmed).
 pub fn boot_id() -> io::Result<String> {
     let bytes = read_proc("/proc/sys/kernel/random/boot_id", 64)?;
@@ -129,8 +141,23 @@ pub fn boot_id() -> io::Result<String> {
 /// the size from `stat`, which is 0 in `/proc`, and grows its buffer from
 /// 32 bytes, a `read` per doubling; runsv reads such a file per start.)
 pub fn read_proc(path: impl AsRef<Path>, size: usize) -> io::Result<Vec<u8>> {
-    let mut buf = Vec::with_capacity(size);
-    fs::File::open(path)?.read_to_end(&mut buf)?;
+    let mut file = fs::File::open(path)?;
+    // Not `read_to_end`, which asks `fstat` and `lseek` for a size hint
+    // first: two system calls that tell nothing in /proc.
+    let mut buf = vec![0u8; size.max(64)];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(len * 2, 0);
+        }
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(len);
     Ok(buf)
 }
 

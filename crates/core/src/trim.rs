@@ -1,13 +1,17 @@
-//! Idle trim: runsv drops its own read-only program pages while it sleeps
-//! (runit-rs; docs/runsv.md "Memory").
+//! Idle trim: a supervisor drops its own read-only program pages while it
+//! sleeps (runit-rs; docs/runsv.md "Memory"). runsv and runsvdir use it.
 //!
 //! Every service costs one runsv, so an idle runsv's resident and
-//! proportional set size matter. A Rust executable carries some 300 KiB of
-//! code, most of it the standard library's panic and backtrace machinery
-//! that runsv never runs; the kernel's fault-around nevertheless maps it in
-//! 64 KiB windows around the few functions start-up touches.
+//! proportional set size matter; runsvdir's is shared by no other process.
+//! A Rust executable carries some 300 KiB of code, most of it the standard
+//! library's panic and backtrace machinery that they never run; the
+//! kernel's fault-around nevertheless maps it in 64 KiB windows around the
+//! few functions start-up touches.
 //!
-//! So, when runsv is about to sleep without a deadline, [`Trim::idle_wait`]
+//! So, when the loop is about to sleep without a deadline, [`Trim::idle`]
+//! first waits [`GRACE`] for an event (a service being worked on, a crash
+//! loop, would fault the trimmed pages straight back in), and if none
+//! comes, [`Trim::idle_wait`]
 //! tells the kernel it no longer needs the pages of the executable's
 //! read-only segments (`madvise(MADV_DONTNEED)` on the non-writable
 //! `PT_LOAD` segments of the main program) and then blocks in `poll(2)` on
@@ -22,8 +26,12 @@
 
 use std::ffi::c_void;
 use std::os::fd::RawFd;
+use std::time::Duration;
 
 const PAGE: usize = 4096;
+
+/// How long a loop stays idle before it trims.
+pub const GRACE: Duration = Duration::from_secs(1);
 
 /// Page-aligned `(start, length)` ranges of the executable's read-only
 /// segments, minus the page(s) of `idle_block`.
@@ -33,6 +41,9 @@ pub struct Trim {
     /// The main thread's stack mapping, `[start, end)` (empty: unknown,
     /// the stack is left alone).
     stack: (usize, usize),
+    /// Called right before the trimmed sleep (runsv gives back its
+    /// allocator's free pages).
+    before_sleep: Option<fn()>,
 }
 
 impl Trim {
@@ -52,25 +63,42 @@ impl Trim {
                 }
             }
         }
-        Trim { ranges, stack: stack_mapping().unwrap_or((0, 0)) }
+        Trim { ranges, stack: stack_mapping().unwrap_or((0, 0)), before_sleep: None }
+    }
+
+    /// Also calls `hook` each time right before the trimmed sleep.
+    pub fn with_hook(mut self, hook: fn()) -> Self {
+        self.before_sleep = Some(hook);
+        self
+    }
+
+    /// For a loop with nothing to do and no deadline: waits up to
+    /// [`GRACE`] for `epoll_fd` to have an event ready (or a signal); if
+    /// none came, trims and sleeps until one does ([`Trim::idle_wait`]).
+    /// The events are left for `epoll_wait`, which the caller then calls
+    /// without blocking.
+    pub fn idle(&self, epoll_fd: RawFd) {
+        let mut pfd = libc::pollfd { fd: epoll_fd, events: libc::POLLIN, revents: 0 };
+        let ms = libc::c_int::try_from(GRACE.as_millis()).unwrap_or(libc::c_int::MAX);
+        // SAFETY: `pfd` is one live pollfd.
+        if unsafe { libc::poll(&mut pfd, 1, ms) } == 0 {
+            self.idle_wait(epoll_fd);
+        }
     }
 
     /// Unmaps the trimmed pages, then sleeps until `epoll_fd` has an event
     /// ready (or a signal arrives). The events are left for `epoll_wait`.
     pub fn idle_wait(&self, epoll_fd: RawFd) {
-        // Give whole free pages of the heap back as well.
-        #[cfg(target_env = "gnu")]
-        // SAFETY: plain glibc call; runsv is single-threaded.
-        unsafe {
-            libc::malloc_trim(0)
-        };
+        if let Some(hook) = self.before_sleep {
+            hook();
+        }
         idle_block(&self.ranges, self.stack, epoll_fd);
     }
 }
 
 /// The address range of the `[stack]` line of `/proc/self/maps`.
 fn stack_mapping() -> Option<(usize, usize)> {
-    let maps = runit_core::instance::read_proc("/proc/self/maps", 4096).ok()?;
+    let maps = crate::instance::read_proc("/proc/self/maps", 4096).ok()?;
     let line = maps.split(|&b| b == b'\n').find(|l| l.ends_with(b"[stack]"))?;
     let range = line.split(|&b| b == b' ').next()?;
     let mut ends =
@@ -201,12 +229,29 @@ mod tests {
 
     #[test]
     fn idle_wait_returns_when_ready_and_code_still_runs() {
-        let (r, w) = runit_core::selfpipe::pipe(libc::O_CLOEXEC).expect("pipe");
+        let (r, w) = crate::selfpipe::pipe(libc::O_CLOEXEC).expect("pipe");
         use std::os::fd::AsRawFd;
-        runit_core::report::write_fd(w.as_raw_fd(), b"x");
+        crate::report::write_fd(w.as_raw_fd(), b"x");
         let t = Trim::new();
         t.idle_wait(r.as_raw_fd());
         // Trimmed code and data fault back in transparently.
         assert_eq!(format!("{}", 6 * 7), "42");
+    }
+
+    #[test]
+    fn idle_returns_at_once_when_ready_and_runs_the_hook_only_to_sleep() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static HOOKED: AtomicUsize = AtomicUsize::new(0);
+        fn hook() {
+            HOOKED.fetch_add(1, Ordering::SeqCst);
+        }
+        let (r, w) = crate::selfpipe::pipe(libc::O_CLOEXEC).expect("pipe");
+        use std::os::fd::AsRawFd;
+        crate::report::write_fd(w.as_raw_fd(), b"x");
+        let t = Trim::new().with_hook(hook);
+        t.idle(r.as_raw_fd());
+        assert_eq!(HOOKED.load(Ordering::SeqCst), 0, "an event was ready: no trimmed sleep");
+        t.idle_wait(r.as_raw_fd());
+        assert_eq!(HOOKED.load(Ordering::SeqCst), 1);
     }
 }

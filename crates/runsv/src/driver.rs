@@ -28,7 +28,6 @@ use crate::health::{Notice, parse_notify};
 use crate::notify::{self, NotifyPipe, NotifySocket, PipeNews};
 use crate::spawn::{self, LogPipe, Readiness};
 use crate::supervisor::{Child, Effect, Event, HealthConfig, Layout, Now, Record, Supervisor, Which};
-use crate::trim::Trim;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use runit_core::health::{self as health_file, Mechanism};
@@ -37,6 +36,7 @@ use runit_core::process;
 use runit_core::report::Diag;
 use runit_core::selfpipe::{self, SignalPipe};
 use runit_core::supervise::{Failure, Fifo, Supervise};
+use runit_core::trim::Trim;
 use runit_core::{deaths, policy};
 use std::collections::VecDeque;
 use std::ffi::OsStr;
@@ -51,9 +51,6 @@ const MAIN_CONTROL: Token = Token(1);
 const LOG_CONTROL: Token = Token(2);
 const NOTIFY_PIPE: Token = Token(3);
 const NOTIFY_SOCKET: Token = Token(4);
-/// How long runsv stays idle before it drops its clean program pages and
-/// sleeps without a timeout (docs/runsv.md, "Memory").
-const TRIM_AFTER: std::time::Duration = std::time::Duration::from_secs(1);
 /// Pidfds of swept group members use tokens from here on.
 const FIRST_MEMBER: usize = 16;
 
@@ -87,6 +84,19 @@ pub struct Runsv {
     notify_socket: Option<NotifySocket>,
     /// The pipe or the socket has something to read.
     notify_ready: bool,
+    /// `supervise/deaths` and `supervise/health` are written once the
+    /// loop is about to sleep (or exit), after the status files and any
+    /// restart: the death and the new start of a crash-looping service
+    /// give one health write, and a respawn is not delayed by them.
+    deferred: Deferred,
+}
+
+/// Extension files waiting for the end of the loop's turn.
+#[derive(Debug, Default)]
+struct Deferred {
+    health: Option<runit_core::health::Health>,
+    deaths: Vec<deaths::Death>,
+    recorder: deaths::Recorder,
 }
 
 fn fatal(what: &str, error: io::Error) -> Failure {
@@ -173,11 +183,12 @@ impl Runsv {
             main_ready: false,
             log_ready: false,
             term: false,
-            trim: Trim::new(),
+            trim: Trim::new().with_hook(crate::alloc::trim_program),
             notification_fd,
             notify_pipe: None,
             notify_socket,
             notify_ready: false,
+            deferred: Deferred::default(),
         })
     }
 
@@ -205,6 +216,7 @@ impl Runsv {
             if let Some(code) = self.exit
                 && self.sweeps.is_empty()
             {
+                self.flush_deferred();
                 return code;
             }
         }
@@ -241,6 +253,7 @@ impl Runsv {
     /// Waits for events: without timeout unless a deadline is pending, or
     /// not at all while a FIFO may still hold bytes.
     fn wait(&mut self) {
+        self.flush_deferred();
         let now = Instant::now();
         let deadline = self
             .exit
@@ -255,23 +268,13 @@ impl Runsv {
         } else {
             deadline.map(|d| d.saturating_duration_since(now))
         };
-        let mut polled = false;
         if timeout.is_none() {
-            // Idle. Stay as we are for a moment first: a service being
-            // worked on (sv restart, a crash loop, a run that exits at
-            // once) would fault the trimmed pages straight back in.
-            if self.poll.poll(&mut self.events, Some(TRIM_AFTER)).is_err() {
-                return;
-            }
-            polled = !self.events.is_empty();
-            if !polled {
-                // Still idle: sleep with the program's clean pages
-                // dropped, then collect whatever woke us.
-                self.trim.idle_wait(self.poll.as_raw_fd());
-                timeout = Some(std::time::Duration::ZERO);
-            }
+            // Idle: after a grace second without events, sleep with the
+            // program's clean pages dropped; then collect what woke us.
+            self.trim.idle(self.poll.as_raw_fd());
+            timeout = Some(std::time::Duration::ZERO);
         }
-        if !polled && self.poll.poll(&mut self.events, timeout).is_err() {
+        if self.poll.poll(&mut self.events, timeout).is_err() {
             return;
         }
         let tokens: Vec<Token> = self.events.iter().map(|e| e.token()).collect();
@@ -295,7 +298,7 @@ impl Runsv {
             let Ok(pid) = u32::try_from(pid) else { continue };
             for (which, sup) in [(Which::Main, Supervise::MAIN), (Which::Log, Supervise::LOG)] {
                 if pid == self.sup.pid(which) {
-                    let _ = instance::write(sup, None);
+                    let _ = instance::clear(sup);
                 }
             }
             if pid == self.sup.run_pid() {
@@ -397,13 +400,11 @@ impl Runsv {
                 None
             }
             Effect::WriteHealth(h) => {
-                write_health(&self.diag, &h);
+                self.deferred.health = Some(h);
                 None
             }
             Effect::RecordDeath(d) => {
-                if let Err(e) = deaths::record(&d) {
-                    self.diag.warn("unable to write supervise/deaths", Some(&e.error));
-                }
+                self.deferred.deaths.push(d);
                 None
             }
             Effect::Exit(code) => {
@@ -464,6 +465,21 @@ impl Runsv {
         };
         if let Ok(rec) = Instance::of(kind, pid, boot) {
             let _ = instance::write(sup, Some(&rec));
+        }
+    }
+
+    /// Writes what [`Deferred`] holds: deaths first, then the health
+    /// record.
+    fn flush_deferred(&mut self) {
+        let d = &mut self.deferred;
+        // Taken, not drained: an idle runsv keeps no heap for it.
+        for death in std::mem::take(&mut d.deaths) {
+            if let Err(e) = d.recorder.record(Path::new(""), &death) {
+                self.diag.warn("unable to write supervise/deaths", Some(&e.error));
+            }
+        }
+        if let Some(h) = d.health.take() {
+            write_health(&self.diag, &h);
         }
     }
 

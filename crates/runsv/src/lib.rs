@@ -8,12 +8,14 @@
 //! * [`group`]: process-group containment and the stop of a previous
 //!   instance left running by a killed runsv (runit-rs extensions, see
 //!   docs/runsv.md);
-//! * [`trim`]: dropping the program's clean pages while idle (memory);
+//! * [`alloc`]: an allocator that leaves no heap behind (memory; the idle
+//!   trim of the program's pages is `runit_core::trim`);
 //! * [`holds`]: the timer table of reasons to hold a start back;
 //! * [`health`] and [`notify`]: readiness notification and crash-loop
 //!   control (runit-rs extensions, see docs/health.md).
 #![deny(missing_docs)]
 
+pub mod alloc;
 pub mod driver;
 pub mod group;
 pub mod health;
@@ -21,7 +23,6 @@ pub mod holds;
 pub mod notify;
 pub mod spawn;
 pub mod supervisor;
-pub mod trim;
 
 use runit_core::report::{Diag, usage_text, write_stderr};
 use std::ffi::OsString;

@@ -30,8 +30,10 @@ use crate::watch::Watcher;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use runit_core::selfpipe::SignalPipe;
+use runit_core::trim::Trim;
 use std::ffi::OsString;
 use std::io;
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -131,6 +133,9 @@ struct Runsvdir {
     /// one (else a due restart would spin while the directory is missing).
     blocked: bool,
     shutdown: Option<Shutdown>,
+    /// Drops the program's clean pages while idle (docs/runsv.md,
+    /// "Memory"): no other process shares runsvdir's.
+    trim: Trim,
 }
 
 /// Runs runsvdir with parsed arguments; returns how it exits.
@@ -172,6 +177,7 @@ pub fn run(argv: &[OsString], args: Args) -> RunsvdirExit {
         rescan: true,
         blocked: false,
         shutdown: None,
+        trim: Trim::new(),
     };
     r.setup();
     r.run()
@@ -402,7 +408,13 @@ impl Runsvdir {
     fn wait(&mut self, events: &mut Events) -> Option<RunsvdirExit> {
         let now = Instant::now();
         let deadline = [self.timers.next_deadline(), self.table_deadline()].into_iter().flatten().min();
-        let timeout = deadline.map(|d| d.saturating_duration_since(now));
+        let mut timeout = deadline.map(|d| d.saturating_duration_since(now));
+        if timeout.is_none() {
+            // Idle (inotify mode, nothing due): after a grace second, sleep
+            // with the program's clean pages dropped.
+            self.trim.idle(self.poll.as_raw_fd());
+            timeout = Some(Duration::ZERO);
+        }
         if let Err(e) = self.poll.poll(events, timeout) {
             if e.kind() != io::ErrorKind::Interrupted {
                 self.say.warn(&[b"unable to poll"], Some(&e));
