@@ -1,15 +1,19 @@
-//! Link choices that keep an idle runsv's memory small (docs/runsv.md,
-//! "Memory"): a non-PIE executable (no start-up relocations dirtying its
-//! read-only data), page-aligned segments (the writable data on one page)
-//! and the unwinder from the static libgcc_eh instead of
-//! the shared libgcc_s (one mapping less; runsv aborts on panic and never
-//! unwinds). Both are skipped when the toolchain does not offer them.
+// Link choices that keep an idle supervisor's memory small (docs/runsv.md,
+// "Memory"); runsvdir's build script includes this file. A non-PIE
+// executable (no start-up relocations dirtying its read-only data),
+// page-aligned segments (the writable data on one page) and the unwinder
+// from the static libgcc_eh instead of the shared libgcc_s (one mapping
+// less, whose pages no other process shares; the programs abort on panic
+// and never unwind). Both are skipped when the toolchain does not offer
+// them.
 
 use std::path::Path;
 use std::process::Command;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    // The file itself, for runsvdir, which includes it.
+    println!("cargo:rerun-if-changed=../runsv/build.rs");
     let target = std::env::var("TARGET").unwrap_or_default();
     if !target.contains("linux-gnu") {
         return;

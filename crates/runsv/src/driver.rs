@@ -105,6 +105,10 @@ fn fatal(what: &str, error: io::Error) -> Failure {
 
 impl Runsv {
     /// runit's start-up sequence (§2); any error is fatal (exit 111).
+    // Not inlined into its caller: start-up's locals would otherwise stay
+    // in a frame that lives, and keeps stack pages resident, as long as
+    // runsv does (docs/runsv.md, "Memory").
+    #[inline(never)]
     pub fn setup(dir: &OsStr, diag: Diag) -> Result<Runsv, Failure> {
         let mut signals = SignalPipe::new().map_err(|e| fatal("unable to create selfpipe", e))?;
         for sig in [libc::SIGTERM, libc::SIGCHLD] {
@@ -193,7 +197,7 @@ impl Runsv {
     }
 
     /// Runs until told to exit; returns the exit code.
-    pub fn run(mut self) -> i32 {
+    pub fn run(&mut self) -> i32 {
         self.stop_leftovers();
         loop {
             self.apply(Event::LoopStart);

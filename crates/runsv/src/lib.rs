@@ -55,7 +55,7 @@ pub fn entry(args: Vec<OsString>) -> i32 {
     prefix.extend_from_slice(b": ");
     let diag = Diag::new(prefix);
     match driver::Runsv::setup(dir, diag.clone()) {
-        Ok(runsv) => runsv.run(),
+        Ok(mut runsv) => runsv.run(),
         Err(f) => {
             diag.fatal(&f.what, f.error.as_ref());
             ExitCode::Fatal as i32

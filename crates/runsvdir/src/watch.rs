@@ -154,6 +154,10 @@ impl Watcher {
             }
         }
         self.active = std::mem::take(&mut self.next);
+        // What only the rebuild needed goes, tables and all: an idle
+        // runsvdir keeps as little heap as it can (docs/runsv.md, "Memory").
+        self.cycle_paths = HashMap::new();
+        self.lookups = CachedFs::default();
         let now: HashSet<PathBuf> = self.failures.iter().map(|(p, _)| p.clone()).collect();
         let fresh = std::mem::take(&mut self.failures)
             .into_iter()
