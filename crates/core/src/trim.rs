@@ -33,37 +33,82 @@ const PAGE: usize = 4096;
 /// How long a loop stays idle before it trims.
 pub const GRACE: Duration = Duration::from_secs(1);
 
-/// Page-aligned `(start, length)` ranges of the executable's read-only
-/// segments, minus the page(s) of `idle_block`.
+/// What to trim; worked out at the first idle sleep, not at start-up,
+/// where it would delay the service's start.
 #[derive(Debug, Default)]
 pub struct Trim {
-    ranges: Vec<(usize, usize)>,
-    /// The main thread's stack mapping, `[start, end)` (empty: unknown,
-    /// the stack is left alone).
-    stack: (usize, usize),
+    plan: std::cell::OnceCell<Plan>,
     /// Called right before the trimmed sleep (runsv gives back its
     /// allocator's free pages).
     before_sleep: Option<fn()>,
 }
 
-impl Trim {
-    /// Finds the main program's non-writable `PT_LOAD` segments.
-    pub fn new() -> Self {
-        let mut segments: Vec<(usize, usize)> = Vec::new();
+/// At most this many ranges (read-only segments, each split at most once
+/// around `idle_block`): fixed arrays, so that working out the plan leaves
+/// nothing on the heap.
+const MAX_RANGES: usize = 8;
+
+/// Up to [`MAX_RANGES`] `(start, end or length)` pairs.
+#[derive(Debug, Default, Clone, Copy)]
+struct Ranges {
+    list: [(usize, usize); MAX_RANGES],
+    len: usize,
+}
+
+impl Ranges {
+    fn push(&mut self, r: (usize, usize)) {
+        if let Some(slot) = self.list.get_mut(self.len) {
+            *slot = r;
+            self.len += 1;
+        }
+    }
+
+    fn as_slice(&self) -> &[(usize, usize)] {
+        &self.list[..self.len]
+    }
+}
+
+#[derive(Debug)]
+struct Plan {
+    /// Page-aligned `(start, length)` ranges of the executable's
+    /// read-only segments, minus the page(s) of `idle_block`.
+    ranges: Ranges,
+    /// The main thread's stack mapping, `[start, end)` (empty: unknown,
+    /// the stack is left alone).
+    stack: (usize, usize),
+}
+
+impl Plan {
+    /// Finds the main program's non-writable `PT_LOAD` segments and the
+    /// stack mapping.
+    fn new() -> Self {
+        let mut segments = Ranges::default();
         // SAFETY: the callback only reads the headers dl_iterate_phdr hands
-        // it and pushes to the Vec passed as `data`, which outlives the call.
+        // it and pushes to the Ranges passed as `data`, which outlives the
+        // call.
         unsafe { libc::dl_iterate_phdr(Some(collect), (&raw mut segments).cast()) };
         let keep_start = (idle_block as fn(&[(usize, usize)], (usize, usize), RawFd) as usize) & !(PAGE - 1);
         let keep_end = keep_start + 2 * PAGE;
-        let mut ranges = Vec::new();
-        for (start, end) in segments {
+        let mut ranges = Ranges::default();
+        for &(start, end) in segments.as_slice() {
             for (s, e) in [(start, end.min(keep_start)), (start.max(keep_end), end)] {
                 if e > s {
                     ranges.push((s, e - s));
                 }
             }
         }
-        Trim { ranges, stack: stack_mapping().unwrap_or((0, 0)), before_sleep: None }
+        Plan { ranges, stack: stack_mapping().unwrap_or((0, 0)) }
+    }
+}
+
+impl Trim {
+    /// A trim with nothing worked out yet.
+    pub fn new() -> Self {
+        Trim::default()
+    }
+
+    fn plan(&self) -> &Plan {
+        self.plan.get_or_init(Plan::new)
     }
 
     /// Also calls `hook` each time right before the trimmed sleep.
@@ -89,10 +134,13 @@ impl Trim {
     /// Unmaps the trimmed pages, then sleeps until `epoll_fd` has an event
     /// ready (or a signal arrives). The events are left for `epoll_wait`.
     pub fn idle_wait(&self, epoll_fd: RawFd) {
+        // Worked out before the hook, which may give back what this
+        // allocates and frees (reading /proc/self/maps).
+        self.plan();
         if let Some(hook) = self.before_sleep {
             hook();
         }
-        idle_block(&self.ranges, self.stack, epoll_fd);
+        idle_block(self.plan().ranges.as_slice(), self.plan().stack, epoll_fd);
     }
 }
 
@@ -180,8 +228,8 @@ unsafe fn sys_poll(pfd: &mut libc::pollfd) {
 }
 
 unsafe extern "C" fn collect(info: *mut libc::dl_phdr_info, _size: usize, data: *mut c_void) -> libc::c_int {
-    // SAFETY: dl_iterate_phdr passes a valid info; `data` is our Vec.
-    let (info, segments) = unsafe { (&*info, &mut *data.cast::<Vec<(usize, usize)>>()) };
+    // SAFETY: dl_iterate_phdr passes a valid info; `data` is our Ranges.
+    let (info, segments) = unsafe { (&*info, &mut *data.cast::<Ranges>()) };
     if info.dlpi_phdr.is_null() {
         return 1;
     }
@@ -212,10 +260,10 @@ mod tests {
 
     #[test]
     fn finds_read_only_segments_and_spares_its_own_page() {
-        let t = Trim::new();
-        assert!(!t.ranges.is_empty());
+        let t = Plan::new();
+        assert!(t.ranges.len > 0);
         let me = idle_block as fn(&[(usize, usize)], (usize, usize), RawFd) as usize;
-        for &(s, l) in &t.ranges {
+        for &(s, l) in t.ranges.as_slice() {
             assert_eq!(s % PAGE, 0);
             assert!(!(s..s + l).contains(&me), "idle_block's page is never trimmed");
         }

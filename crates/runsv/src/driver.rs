@@ -228,6 +228,7 @@ impl Runsv {
 
     /// Extension: stop what a killed predecessor left running, before the
     /// first start (main service first, then the log service).
+    #[inline(never)] // not in the frame the loop sleeps under
     fn stop_leftovers(&mut self) {
         let Some(boot) = self.boot_id.clone() else { return };
         let mut sups = vec![(Supervise::MAIN, false)];
@@ -297,6 +298,7 @@ impl Runsv {
         }
     }
 
+    #[inline(never)] // not in the frame the loop sleeps under
     fn reap(&mut self) {
         while let Ok(Some((pid, status))) = process::reap_nohang() {
             let Ok(pid) = u32::try_from(pid) else { continue };
@@ -316,6 +318,7 @@ impl Runsv {
 
     /// Extension: whatever the notification pipe or socket holds, as
     /// notices about the current `./run`.
+    #[inline(never)] // not in the frame the loop sleeps under
     fn read_notices(&mut self) {
         let run = self.sup.run_pid();
         let news = self.notify_pipe.as_ref().map(NotifyPipe::read);
@@ -505,6 +508,7 @@ impl Runsv {
         self.sweeps.retain(|s| !s.done());
     }
 
+    #[inline(never)] // not in the frame the loop sleeps under
     fn expire_sweeps(&mut self) {
         let now = Instant::now();
         for s in &mut self.sweeps {

@@ -54,8 +54,10 @@ pub fn entry(args: Vec<OsString>) -> i32 {
     prefix.extend_from_slice(dir.as_bytes());
     prefix.extend_from_slice(b": ");
     let diag = Diag::new(prefix);
-    match driver::Runsv::setup(dir, diag.clone()) {
-        Ok(mut runsv) => runsv.run(),
+    // Borrowed where it was returned, not moved into a second copy: the
+    // frame under the loop stays small (docs/runsv.md, "Memory").
+    match &mut driver::Runsv::setup(dir, diag.clone()) {
+        Ok(runsv) => runsv.run(),
         Err(f) => {
             diag.fatal(&f.what, f.error.as_ref());
             ExitCode::Fatal as i32
