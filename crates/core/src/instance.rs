@@ -23,9 +23,15 @@
 //! * `boot_id`: `/proc/sys/kernel/random/boot_id`, so that a record that
 //!   survived a reboot (a `supervise/` on persistent storage) never matches.
 //!
-//! A record is written atomically (`instance.new`, then rename; mode 0644);
-//! it is emptied in place ([`clear`], one `truncate(2)`) when the process
-//! is reaped.
+//! The line is padded with spaces before its newline to [`RECORD_LEN`]
+//! bytes, so that each record fits exactly over the last: runsv's
+//! [`Writer`] creates the file atomically (`instance.new`, then rename;
+//! mode 0644) the first time, then writes each new record in place with
+//! one `pwrite(2)`, no rename (a crash-looping service starts every
+//! second). A record is not cleared when its process ends: the process it
+//! names is recognised only while it runs (same boot, pid and start time,
+//! [`Instance::is_running`]), so a stale record is harmless. Only the
+//! runsv that wrote it, and a successor once it is gone, read the file.
 //! C runit's `sv` ignores it; runit-rs's `sv` may use [`Instance::is_running`]
 //! to tell a live service process from a stale pid.
 
@@ -37,6 +43,10 @@ use std::path::Path;
 
 /// File name inside `supervise/`.
 pub const FILE: &str = "instance";
+/// Length of a padded record, newline included (the longest record,
+/// `finish`, a 7-digit pid, a 20-digit start time and a 36-character boot
+/// id, is 73 bytes).
+pub const RECORD_LEN: usize = 80;
 
 /// What kind of service process a record describes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,10 +91,23 @@ impl Instance {
         format!("{} {} {} {}\n", self.kind.word(), self.pid, self.start_time, self.boot_id)
     }
 
+    /// The line padded to [`RECORD_LEN`] bytes (spaces before the
+    /// newline); `None` if it is longer (a boot id of unusual length).
+    pub fn encode_padded(&self) -> Option<Vec<u8>> {
+        let mut line = self.encode().into_bytes();
+        line.pop();
+        (line.len() < RECORD_LEN).then(|| {
+            line.resize(RECORD_LEN - 1, b' ');
+            line.push(b'\n');
+            line
+        })
+    }
+
     /// Decodes the file's contents; `None` for an empty or malformed file.
+    /// Padding spaces before the newline are allowed.
     pub fn decode(bytes: &[u8]) -> Option<Self> {
         let text = std::str::from_utf8(bytes).ok()?;
-        let line = text.strip_suffix('\n')?;
+        let line = text.strip_suffix('\n')?.trim_end_matches(' ');
         let mut fields = line.split(' ');
         let kind = match fields.next()? {
             "run" => Kind::Run,
@@ -120,14 +143,47 @@ pub fn write(sup: Supervise, record: Option<&Instance>) -> Result<(), atomic::Re
     atomic::replace(&sup.path(FILE), text.as_bytes(), atomic::Options::default())
 }
 
-/// Empties `supervise/instance` (relative to the current directory) in
-/// place: the recorded process has been reaped. A missing file stays
-/// missing.
-pub fn clear(sup: Supervise) -> io::Result<()> {
-    let path = std::ffi::CString::new(sup.path(FILE).into_os_string().into_encoded_bytes())
-        .map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))?;
-    // SAFETY: `path` is a NUL-terminated string that outlives the call.
-    if unsafe { libc::truncate(path.as_ptr(), 0) } == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+/// runsv's writer of `supervise/instance` (or the log's): atomic the first
+/// time, in place after that.
+#[derive(Debug)]
+pub struct Writer {
+    sup: Supervise,
+    /// The file holds a padded record this writer put there.
+    in_place: bool,
+}
+
+impl Writer {
+    /// A writer for `sup`'s file.
+    pub fn new(sup: Supervise) -> Self {
+        Writer { sup, in_place: false }
+    }
+
+    /// Records `record` in `service_dir` (empty: the current directory,
+    /// as runsv writes it).
+    pub fn record(&mut self, service_dir: &Path, record: &Instance) -> io::Result<()> {
+        let path = service_dir.join(self.sup.path(FILE));
+        let Some(line) = record.encode_padded() else {
+            self.in_place = false;
+            let text = record.encode();
+            return atomic::replace(&path, text.as_bytes(), atomic::Options::default()).map_err(|e| e.error);
+        };
+        if self.in_place {
+            use std::os::unix::fs::{FileExt, OpenOptionsExt};
+            // No O_CREAT: a file removed behind our back is made afresh.
+            let done = fs::OpenOptions::new()
+                .write(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(&path)
+                .and_then(|f| f.write_all_at(&line, 0));
+            if done.is_ok() {
+                return Ok(());
+            }
+        }
+        self.in_place = false;
+        atomic::replace(&path, &line, atomic::Options::default()).map_err(|e| e.error)?;
+        self.in_place = true;
+        Ok(())
+    }
 }
 
 /// The kernel's boot id (`/proc/sys/kernel/random/boot_id`, trimmed).
@@ -240,5 +296,37 @@ mod tests {
         assert!(!i.is_running("another-boot"));
         let reused = Instance { start_time: i.start_time + 1, ..i.clone() };
         assert!(!reused.is_running(&boot));
+    }
+
+    #[test]
+    fn the_writer_pads_and_overwrites_in_place() {
+        let dir = std::env::temp_dir().join(format!("instance-writer-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(dir.join("supervise")).expect("scratch dir");
+        let file = dir.join("supervise/instance");
+        // Longer than a record: the first write replaces it whole.
+        fs::write(&file, vec![b'x'; 200]).expect("scratch file");
+        let boot = "0123456789abcdef0123456789abcdef0123";
+        let long =
+            Instance { kind: Kind::Finish, pid: 4_194_304, start_time: u64::MAX, boot_id: boot.into() };
+        let short = Instance { kind: Kind::Run, pid: 7, start_time: 1, boot_id: boot.into() };
+        let mut w = Writer::new(Supervise::MAIN);
+        for rec in [&long, &short, &long, &short] {
+            w.record(&dir, rec).expect("record");
+            let bytes = fs::read(&file).expect("read back");
+            assert_eq!(bytes.len(), RECORD_LEN);
+            assert_eq!(Instance::decode(&bytes).as_ref(), Some(rec));
+            assert_eq!(read(&dir, Supervise::MAIN).as_ref(), Some(rec));
+        }
+        // Removed behind its back: made afresh.
+        fs::remove_file(&file).expect("remove");
+        w.record(&dir, &long).expect("record");
+        assert_eq!(read(&dir, Supervise::MAIN), Some(long.clone()));
+        // A boot id too long to pad: written unpadded, still readable.
+        let odd = Instance { boot_id: "b".repeat(100), ..short };
+        assert_eq!(odd.encode_padded(), None);
+        w.record(&dir, &odd).expect("record");
+        assert_eq!(read(&dir, Supervise::MAIN), Some(odd));
+        fs::remove_dir_all(&dir).expect("cleanup");
     }
 }

@@ -70,6 +70,8 @@ pub struct Runsv {
     log_pipe: Option<(OwnedFd, OwnedFd)>,
     sup: Supervisor,
     boot_id: Option<String>,
+    /// Writers of `supervise/instance` and `log/supervise/instance`.
+    instances: (instance::Writer, instance::Writer),
     sweeps: Vec<Sweep>,
     member_ids: usize,
     exit: Option<i32>,
@@ -181,6 +183,7 @@ impl Runsv {
             log_pipe,
             sup,
             boot_id: instance::boot_id().ok(),
+            instances: (instance::Writer::new(Supervise::MAIN), instance::Writer::new(Supervise::LOG)),
             sweeps: Vec::new(),
             member_ids: FIRST_MEMBER,
             exit: None,
@@ -302,11 +305,6 @@ impl Runsv {
     fn reap(&mut self) {
         while let Ok(Some((pid, status))) = process::reap_nohang() {
             let Ok(pid) = u32::try_from(pid) else { continue };
-            for (which, sup) in [(Which::Main, Supervise::MAIN), (Which::Log, Supervise::LOG)] {
-                if pid == self.sup.pid(which) {
-                    let _ = instance::clear(sup);
-                }
-            }
             if pid == self.sup.run_pid() {
                 self.close_notify_pipe();
             }
@@ -463,15 +461,15 @@ impl Runsv {
     }
 
     /// Extension: `supervise/instance` names the process just started.
-    fn record_instance(&self, child: Child, pid: u32) {
+    fn record_instance(&mut self, child: Child, pid: u32) {
         let Some(boot) = &self.boot_id else { return };
-        let (sup, kind) = match child {
-            Child::Run => (Supervise::MAIN, Kind::Run),
-            Child::Finish { .. } => (Supervise::MAIN, Kind::Finish),
-            Child::Log => (Supervise::LOG, Kind::Run),
+        let (writer, kind) = match child {
+            Child::Run => (&mut self.instances.0, Kind::Run),
+            Child::Finish { .. } => (&mut self.instances.0, Kind::Finish),
+            Child::Log => (&mut self.instances.1, Kind::Run),
         };
         if let Ok(rec) = Instance::of(kind, pid, boot) {
-            let _ = instance::write(sup, Some(&rec));
+            let _ = writer.record(Path::new(""), &rec);
         }
     }
 
