@@ -25,10 +25,9 @@
 //!
 //! The line is padded with spaces before its newline to [`RECORD_LEN`]
 //! bytes, so that each record fits exactly over the last: runsv's
-//! [`Writer`] creates the file atomically (`instance.new`, then rename;
-//! mode 0644) the first time, then writes each new record in place with
-//! one `pwrite(2)`, no rename (a crash-looping service starts every
-//! second). A record is not cleared when its process ends: the process it
+//! [`Writer`] writes each record in place with one `pwrite(2)` (mode 0644
+//! when it creates the file), no rename: a crash-looping service starts
+//! every second, and a record is read only after its writer has died. A record is not cleared when its process ends: the process it
 //! names is recognised only while it runs (same boot, pid and start time,
 //! [`Instance::is_running`]), so a stale record is harmless. Only the
 //! runsv that wrote it, and a successor once it is gone, read the file.
@@ -136,52 +135,46 @@ pub fn read(service_dir: &Path, sup: Supervise) -> Option<Instance> {
     fs::read(service_dir.join(sup.path(FILE))).ok().and_then(|b| Instance::decode(&b))
 }
 
-/// Replaces `supervise/instance` (relative to the current directory, as
-/// runsv writes it) with `record`, or empties it.
-pub fn write(sup: Supervise, record: Option<&Instance>) -> Result<(), atomic::ReplaceError> {
-    let text = record.map(Instance::encode).unwrap_or_default();
-    atomic::replace(&sup.path(FILE), text.as_bytes(), atomic::Options::default())
-}
-
-/// runsv's writer of `supervise/instance` (or the log's): atomic the first
-/// time, in place after that.
+/// runsv's writer of `supervise/instance` (or the log's): every record is
+/// written in place, over the last.
 #[derive(Debug)]
 pub struct Writer {
     sup: Supervise,
-    /// The file holds a padded record this writer put there.
-    in_place: bool,
+    /// The file is known to be no longer than a record.
+    checked: bool,
 }
 
 impl Writer {
     /// A writer for `sup`'s file.
     pub fn new(sup: Supervise) -> Self {
-        Writer { sup, in_place: false }
+        Writer { sup, checked: false }
     }
 
     /// Records `record` in `service_dir` (empty: the current directory,
-    /// as runsv writes it).
+    /// as runsv writes it): one `pwrite(2)` of [`RECORD_LEN`] bytes at the
+    /// start of the file, created if missing (mode 0644). The first time,
+    /// anything longer (not written by this version) is cut to a record.
     pub fn record(&mut self, service_dir: &Path, record: &Instance) -> io::Result<()> {
+        use std::os::unix::fs::{FileExt, OpenOptionsExt};
         let path = service_dir.join(self.sup.path(FILE));
         let Some(line) = record.encode_padded() else {
-            self.in_place = false;
+            self.checked = false;
             let text = record.encode();
             return atomic::replace(&path, text.as_bytes(), atomic::Options::default()).map_err(|e| e.error);
         };
-        if self.in_place {
-            use std::os::unix::fs::{FileExt, OpenOptionsExt};
-            // No O_CREAT: a file removed behind our back is made afresh.
-            let done = fs::OpenOptions::new()
-                .write(true)
-                .custom_flags(libc::O_NONBLOCK)
-                .open(&path)
-                .and_then(|f| f.write_all_at(&line, 0));
-            if done.is_ok() {
-                return Ok(());
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .mode(0o644)
+            .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+            .open(&path)?;
+        file.write_all_at(&line, 0)?;
+        if !self.checked {
+            if file.metadata()?.len() > RECORD_LEN as u64 {
+                file.set_len(RECORD_LEN as u64)?;
             }
+            self.checked = true;
         }
-        self.in_place = false;
-        atomic::replace(&path, &line, atomic::Options::default()).map_err(|e| e.error)?;
-        self.in_place = true;
         Ok(())
     }
 }
@@ -304,7 +297,7 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(dir.join("supervise")).expect("scratch dir");
         let file = dir.join("supervise/instance");
-        // Longer than a record: the first write replaces it whole.
+        // Longer than a record: the first write cuts it to one.
         fs::write(&file, vec![b'x'; 200]).expect("scratch file");
         let boot = "0123456789abcdef0123456789abcdef0123";
         let long =
@@ -318,10 +311,13 @@ mod tests {
             assert_eq!(Instance::decode(&bytes).as_ref(), Some(rec));
             assert_eq!(read(&dir, Supervise::MAIN).as_ref(), Some(rec));
         }
-        // Removed behind its back: made afresh.
+        // Removed behind its back: made afresh, mode 0644 (umask allowing).
         fs::remove_file(&file).expect("remove");
         w.record(&dir, &long).expect("record");
         assert_eq!(read(&dir, Supervise::MAIN), Some(long.clone()));
+        use std::os::unix::fs::PermissionsExt;
+        let mode = fs::metadata(&file).expect("stat").permissions().mode() & 0o777;
+        assert_eq!(mode & !0o644, 0, "mode {mode:o}");
         // A boot id too long to pad: written unpadded, still readable.
         let odd = Instance { boot_id: "b".repeat(100), ..short };
         assert_eq!(odd.encode_padded(), None);

@@ -254,7 +254,8 @@ impl Runsv {
                 let msg = format!("{what} (pid {pid}) did not stop within 5 seconds: killed");
                 self.diag.warn(&msg, None);
             }
-            let _ = instance::write(sup, None);
+            // The record stays: it names a process that no longer runs,
+            // and the first start writes over it.
         }
     }
 
