@@ -109,9 +109,12 @@ impl Arena {
         Self::with_tail(false)
     }
 
-    /// The program's allocator: the tail of its data page first. Only one
-    /// allocator in a process may be made so.
-    pub const fn program() -> Self {
+    /// The program's allocator: the tail of its data page first.
+    ///
+    /// # Safety
+    /// At most one arena made so may allocate in a process: two would
+    /// hand out the same tail.
+    pub const unsafe fn program() -> Self {
         Self::with_tail(true)
     }
 

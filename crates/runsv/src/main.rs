@@ -7,7 +7,8 @@ use std::ffi::OsString;
 /// ones mapped whole: an idle runsv keeps no heap pages (docs/runsv.md,
 /// "Memory").
 #[global_allocator]
-static ALLOC: runsv::alloc::Arena = runsv::alloc::Arena::program();
+// SAFETY: the one program arena of the process.
+static ALLOC: runsv::alloc::Arena = unsafe { runsv::alloc::Arena::program() };
 
 fn entry(args: Vec<OsString>) -> i32 {
     runsv::alloc::register(&ALLOC);
