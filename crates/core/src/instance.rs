@@ -4,11 +4,13 @@
 //! runit records only the pid of `./run` (`supervise/pid`). When runsv is
 //! SIGKILLed, `./run` lives on as an orphan and a new runsv on the same
 //! directory starts a second copy. runit-rs's runsv also writes this file
-//! (and `log/supervise/instance` for the log service) every time it starts or
-//! reaps a service process; a new runsv reads it at start-up and stops a
-//! previous instance that is still alive before starting a fresh one.
+//! (and `log/supervise/instance` for the log service) every time it starts
+//! a service process; a new runsv reads it at start-up and stops a
+//! previous instance that is still alive before starting a fresh one
+//! (`boot down` does the same for a service whose runsv is gone).
 //!
-//! Format: an empty file when no process runs, otherwise one text line
+//! Format: one text line, padded with spaces before its newline to
+//! [`RECORD_LEN`] bytes (an empty or missing file: nothing was started)
 //!
 //! ```text
 //! <kind> <pid> <starttime> <boot_id>\n
@@ -23,16 +25,13 @@
 //! * `boot_id`: `/proc/sys/kernel/random/boot_id`, so that a record that
 //!   survived a reboot (a `supervise/` on persistent storage) never matches.
 //!
-//! The line is padded with spaces before its newline to [`RECORD_LEN`]
-//! bytes, so that each record fits exactly over the last: runsv's
-//! [`Writer`] writes each record in place with one `pwrite(2)` (mode 0644
-//! when it creates the file), no rename: a crash-looping service starts
-//! every second, and a record is read only after its writer has died. A record is not cleared when its process ends: the process it
-//! names is recognised only while it runs (same boot, pid and start time,
-//! [`Instance::is_running`]), so a stale record is harmless. Only the
-//! runsv that wrote it, and a successor once it is gone, read the file.
-//! C runit's `sv` ignores it; runit-rs's `sv` may use [`Instance::is_running`]
-//! to tell a live service process from a stale pid.
+//! With the padding each record fits exactly over the last: runsv's
+//! [`Writer`] writes it in place with one `pwrite(2)` (mode 0644 when it
+//! creates the file), no rename, as a crash-looping service starts every
+//! second. The file is read only once its writer has died. A record is not
+//! cleared when its process ends: the process it names is recognised only
+//! while it runs (same boot, pid and start time, [`Instance::is_running`]),
+//! so a stale record is harmless. C runit's `sv` ignores the file.
 
 use crate::atomic;
 use crate::supervise::Supervise;
@@ -215,6 +214,8 @@ pub fn read_proc(path: impl AsRef<Path>, size: usize) -> io::Result<Vec<u8>> {
 pub struct ProcStat {
     /// Field 3: `R`, `S`, `Z`, ...
     pub state: char,
+    /// Field 4: parent pid.
+    pub ppid: i32,
     /// Field 5: process-group id.
     pub pgrp: i32,
     /// Field 22: start time in clock ticks after boot.
@@ -239,11 +240,11 @@ pub fn parse_stat(text: &[u8]) -> Option<ProcStat> {
     let rest = std::str::from_utf8(text.get(close + 1..)?).ok()?;
     let mut fields = rest.split_ascii_whitespace();
     let state = fields.next()?.chars().next()?;
-    let _ppid = fields.next()?;
+    let ppid = fields.next()?.parse().ok()?;
     let pgrp = fields.next()?.parse().ok()?;
     // Fields 6..21 lie between pgrp (5) and starttime (22).
     let start_time = fields.nth(16)?.parse().ok()?;
-    Some(ProcStat { state, pgrp, start_time })
+    Some(ProcStat { state, ppid, pgrp, start_time })
 }
 
 #[cfg(test)]
@@ -277,7 +278,7 @@ mod tests {
     fn parses_stat_with_odd_command_names() {
         let line = b"77 (a) b (c) S 1 77 77 0 -1 4194560 1 0 0 0 0 0 0 0 20 0 1 0 123456 1000 10";
         let s = parse_stat(line).expect("parse");
-        assert_eq!(s, ProcStat { state: 'S', pgrp: 77, start_time: 123456 });
+        assert_eq!(s, ProcStat { state: 'S', ppid: 1, pgrp: 77, start_time: 123456 });
     }
 
     #[test]

@@ -276,11 +276,8 @@ fn credentials(msg: &libc::msghdr) -> Option<Sender> {
 
 /// `(ppid, pgrp)` of `pid`, from `/proc/<pid>/stat`.
 fn parents(pid: u32) -> Option<(u32, u32)> {
-    let text = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
-    let close = text.iter().rposition(|&b| b == b')')?;
-    let rest = std::str::from_utf8(text.get(close + 1..)?).ok()?;
-    let mut f = rest.split_ascii_whitespace().skip(1);
-    Some((f.next()?.parse().ok()?, f.next()?.parse().ok()?))
+    let st = runit_core::instance::proc_stat(pid).ok()?;
+    Some((u32::try_from(st.ppid).ok()?, u32::try_from(st.pgrp).ok()?))
 }
 
 /// The real uid of `pid` (first field of `Uid:` in `/proc/<pid>/status`).
