@@ -136,7 +136,7 @@ impl Arena {
     /// marks).
     pub fn used(&self) -> (usize, usize) {
         self.with(|i| {
-            let in_region = i.region.contains(i.next) || (i.next == i.region.end && i.region.end != 0);
+            let in_region = i.region.end != 0 && (i.region.start..=i.region.end).contains(&i.next);
             if in_region {
                 (i.tail.end - i.tail.start, i.next - i.region.start)
             } else {
