@@ -26,7 +26,7 @@ fn list_names_every_scenario() {
     let text = String::from_utf8_lossy(&out.stdout);
     for key in [
         "pss", "up", "fresh", "up1000", "link", "respawn", "status", "restart", "svlogd", "lost", "chpst",
-        "wakeups", "crash", "boot",
+        "term", "wakeups", "crash", "crowd", "boot",
     ] {
         assert!(text.lines().any(|l| l.split_whitespace().next() == Some(key)), "{key} missing:\n{text}");
     }
