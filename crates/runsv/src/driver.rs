@@ -381,7 +381,9 @@ impl Runsv {
                 None
             }
             Effect::Sweep { pgid } => {
-                self.sweep(pgid);
+                if self.sup.sweep_due(pgid) {
+                    self.sweep(pgid);
+                }
                 None
             }
             Effect::CloseLogPipe => {
