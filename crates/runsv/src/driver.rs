@@ -420,7 +420,7 @@ impl Runsv {
             }
         });
         let env = self.notify_socket.as_ref().filter(|_| is_run).map(NotifySocket::environment);
-        let ready = Readiness { fd: pipe.as_ref().map(|(_, w, n)| (w.as_raw_fd(), *n)), env: env.as_deref() };
+        let ready = Readiness { fd: pipe.as_ref().map(|(_, w, n)| (w.as_raw_fd(), *n)), env: env.as_ref() };
         let started = spawn::start(child, self.diag.prefix(), self.pipe(), ready);
         // The child holds its copy of the write end; runsv's goes now.
         if let (Ok(_), Some((read, _write, _))) = (&started, pipe) {
