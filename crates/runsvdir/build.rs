@@ -1,3 +1,3 @@
-// runsvdir links as runsv does (non-PIE, page-aligned segments, static
-// libgcc_eh instead of a libgcc_s mapping of its own): see there.
+// runsvdir links as runsv does (page-aligned segments, static libgcc_eh
+// instead of a libgcc_s mapping of its own): see there.
 include!("../runsv/build.rs");

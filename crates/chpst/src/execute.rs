@@ -27,7 +27,7 @@ use crate::envdir;
 use crate::environ::{self, EnvChange};
 use crate::error::{self, Fatal};
 use crate::plan::{LockSpec, Plan};
-use runit_core::process::Program;
+use runit_core::process::{Environ, Program};
 use runit_core::report::write_stderr;
 use std::convert::Infallible;
 use std::ffi::{CString, OsStr, OsString};
@@ -72,13 +72,13 @@ fn steps(plan: &Plan, db: &mut dyn Accounts) -> Result<Infallible, Fatal> {
         account::switch(ids)?;
     }
     let program = program(plan)?;
-    let env = environ::build(&changes);
+    let env = environ::build(&changes).map(Environ::new);
     if let Some(lock) = &plan.lock {
         take_lock(lock)?;
     }
     close_stdio(plan.close)?;
     plan.limits.apply()?;
-    Err(Fatal::Run(argv0(plan).as_bytes().to_vec(), program.exec(env.as_deref())))
+    Err(Fatal::Run(argv0(plan).as_bytes().to_vec(), program.exec(env.as_ref())))
 }
 
 /// Step 2: every envdir, in order; later changes override earlier ones.

@@ -25,7 +25,6 @@ pub mod selfpipe;
 pub mod status;
 pub mod supervise;
 pub mod tai;
-pub mod trim;
 
 /// Our version, printed by `-V` where runit prints its `$Id$` string.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

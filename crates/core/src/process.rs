@@ -5,8 +5,9 @@
 //! and exits with a program-specific code (runsv: 111, runsvdir: 100). That
 //! shape is kept here: [`fork`] runs a closure in the child, and the helpers
 //! below are the only calls such a closure needs. Everything the child uses
-//! (C strings, candidate paths, message bytes) is prepared before the fork,
-//! so the child does not allocate. Our programs are single-threaded.
+//! (C strings, pointer arrays, candidate paths, message bytes) is prepared
+//! before the fork, so the child does not allocate. Our programs are
+//! single-threaded; [`fork`] is `unsafe` because it relies on both.
 //!
 //! Wait statuses stay raw `int`s ([`WaitStatus`]) because runit passes them
 //! to `./finish` as numbers.
@@ -98,11 +99,19 @@ pub fn wait_for(pid: i32) -> io::Result<WaitStatus> {
 /// [`child::exit`] (if it returns, the child exits 127); the parent gets the
 /// child's pid.
 ///
-/// Only call this from a single-threaded process.
-pub fn fork(child: impl FnOnce()) -> io::Result<i32> {
-    // SAFETY: our programs are single-threaded, so the child may run
-    // arbitrary code; the closure never returns into the parent's stack
-    // frames (it execs or exits).
+/// # Safety
+///
+/// * The calling process must be single-threaded. After a `fork` only the
+///   calling thread exists in the child; a lock another thread held (in
+///   the allocator, in stdio) would stay locked for good.
+/// * Until it execs or calls [`child::exit`], `child` may do only
+///   async-signal-safe work: system calls on data prepared before the
+///   fork ([`Program::exec`], [`Environ`] and the functions of [`child`]
+///   are such calls), no allocation, no locks, no buffered I/O, no
+///   panic. It must not return into the caller's frames.
+pub unsafe fn fork(child: impl FnOnce()) -> io::Result<i32> {
+    // SAFETY: forwarded from the caller: single-threaded, and the child
+    // only makes async-signal-safe calls before it execs or exits.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
         return Err(io::Error::last_os_error());
@@ -116,10 +125,43 @@ pub fn fork(child: impl FnOnce()) -> io::Result<i32> {
     Ok(pid)
 }
 
+/// A null-terminated array of pointers to the strings of `strings`, for
+/// `execve`. The pointers stay valid while `strings` is neither dropped
+/// nor changed: a `CString` keeps its bytes where they are when it moves.
+fn pointers(strings: &[CString]) -> Vec<*const libc::c_char> {
+    strings.iter().map(|s| s.as_ptr()).chain(std::iter::once(std::ptr::null())).collect()
+}
+
+/// An environment for [`Program::exec`], prepared before forking: the
+/// `KEY=value` strings and the pointer array `execve` takes, so the child
+/// does not allocate.
+#[derive(Debug)]
+pub struct Environ {
+    vars: Vec<CString>,
+    /// Points into `vars`, which is never changed after construction.
+    ptrs: Vec<*const libc::c_char>,
+}
+
+impl Environ {
+    /// The environment made of `vars` (`KEY=value` each).
+    pub fn new(vars: Vec<CString>) -> Self {
+        let ptrs = pointers(&vars);
+        Environ { vars, ptrs }
+    }
+
+    /// The strings, in order.
+    pub fn vars(&self) -> &[CString] {
+        &self.vars
+    }
+}
+
 /// A program to execute, prepared before forking.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Program {
-    argv: Vec<CString>,
+    /// Owns the strings `argv_ptrs` points to.
+    _argv: Vec<CString>,
+    /// Points into `argv`, which is never changed after construction.
+    argv_ptrs: Vec<*const libc::c_char>,
     /// Paths to try in order (one for a path with a `/`, one per `PATH`
     /// element otherwise).
     candidates: Vec<CString>,
@@ -152,29 +194,26 @@ impl Program {
                 })
                 .collect::<io::Result<Vec<_>>>()?
         };
-        Ok(Program { argv, candidates })
+        let argv_ptrs = pointers(&argv);
+        Ok(Program { _argv: argv, argv_ptrs, candidates })
     }
 
     /// Executes the program with the current environment (or `env`). Only
     /// returns on failure, with runit's choice of error: ENOENT moves on to
     /// the next `PATH` element; EACCES, EPERM and EISDIR are remembered and
     /// reported if nothing else works; any other error stops the search.
-    pub fn exec(&self, env: Option<&[CString]>) -> io::Error {
-        let mut argv: Vec<*const libc::c_char> = self.argv.iter().map(|a| a.as_ptr()).collect();
-        argv.push(std::ptr::null());
-        let envp: Option<Vec<*const libc::c_char>> = env.map(|e| {
-            let mut v: Vec<_> = e.iter().map(|s| s.as_ptr()).collect();
-            v.push(std::ptr::null());
-            v
-        });
+    ///
+    /// Async-signal-safe: it allocates nothing (everything was prepared by
+    /// the constructors), so a forked child may call it.
+    pub fn exec(&self, env: Option<&Environ>) -> io::Error {
         let mut saved: Option<io::Error> = None;
         for path in &self.candidates {
             // SAFETY: every pointer is to a NUL-terminated string owned by
             // `self` or `env`, and both arrays end with a null pointer.
             unsafe {
-                match &envp {
-                    Some(e) => libc::execve(path.as_ptr(), argv.as_ptr(), e.as_ptr()),
-                    None => libc::execv(path.as_ptr(), argv.as_ptr()),
+                match env {
+                    Some(e) => libc::execve(path.as_ptr(), self.argv_ptrs.as_ptr(), e.ptrs.as_ptr()),
+                    None => libc::execv(path.as_ptr(), self.argv_ptrs.as_ptr()),
                 };
             }
             let e = io::Error::last_os_error();
@@ -192,7 +231,8 @@ fn c_string(bytes: &[u8]) -> io::Result<CString> {
     CString::new(bytes).map_err(|_| io::Error::from_raw_os_error(libc::EINVAL))
 }
 
-/// Calls a forked child may make. None of them allocates.
+/// Calls a forked child may make: system calls only, none of them
+/// allocates (async-signal-safe).
 pub mod child {
     use super::*;
 
@@ -205,6 +245,13 @@ pub mod child {
     /// Prints `<msg><error text>\n` on stderr in one write and exits with
     /// `code`. `msg` carries runit's prefix and trailing `": "`.
     pub fn die(msg: &[u8], err: &io::Error, code: i32) -> ! {
+        warn(msg, err);
+        exit(code)
+    }
+
+    /// Prints `<msg><error text>\n` on stderr in one write (`writev`, no
+    /// buffer to allocate).
+    pub fn warn(msg: &[u8], err: &io::Error) {
         let text = errtext::io_text(err).as_bytes();
         let iov = [
             libc::iovec { iov_base: msg.as_ptr() as *mut _, iov_len: msg.len() },
@@ -213,7 +260,6 @@ pub mod child {
         ];
         // SAFETY: the iovecs point at live buffers of the stated lengths.
         unsafe { libc::writev(2, iov.as_ptr(), 3) };
-        exit(code)
     }
 
     /// `dup2(from, to)` (a no-op when equal); clears close-on-exec on `to`.
@@ -298,18 +344,8 @@ mod tests {
         assert_eq!(p.candidates.len(), 1);
     }
 
-    #[test]
-    fn fork_exec_and_reap() {
-        let prog =
-            Program::new(OsStr::new("sh"), &[OsStr::new("sh"), OsStr::new("-c"), OsStr::new("exit 7")])
-                .expect("program");
-        let pid = fork(|| {
-            let e = prog.exec(None);
-            child::die(b"test: unable to start sh: ", &e, 111)
-        })
-        .expect("fork");
-        assert_eq!(wait_for(pid).expect("wait").exit_code(), Some(7));
-    }
+    // `fork` itself is tested in a single-threaded process of its own:
+    // tests/fork.rs (no test harness, no threads).
 
     #[test]
     fn exec_failure_is_reported() {

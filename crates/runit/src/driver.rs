@@ -296,19 +296,24 @@ impl Pid1 {
             }
             _ => None,
         };
-        process::fork(move || {
-            for sig in ALL_CAUGHT {
-                child::default_signal(sig);
-            }
-            child::unblock_all();
-            child::setsid();
-            if let Some((c_path, warning)) = &console {
-                controlling_terminal(c_path, warning);
-            }
-            report::write_stderr(&enter);
-            let e = program.exec(None);
-            child::die(&fatal, &e, 0)
-        })
+        // SAFETY: runit is single-threaded; the child makes only system
+        // calls on what was prepared above (signals, setsid, open, ioctl,
+        // dup2, close, write, exec, _exit).
+        unsafe {
+            process::fork(move || {
+                for sig in ALL_CAUGHT {
+                    child::default_signal(sig);
+                }
+                child::unblock_all();
+                child::setsid();
+                if let Some((c_path, warning)) = &console {
+                    controlling_terminal(c_path, warning);
+                }
+                report::write_stderr(&enter);
+                let e = program.exec(None);
+                child::die(&fatal, &e, 0)
+            })
+        }
     }
 
     /// The end: reboot or power off as runit does (from a child, with
@@ -316,10 +321,14 @@ impl Pid1 {
     fn halt(&mut self, h: Halt) -> i32 {
         if h.syscall {
             let lines = HaltLines::new(&self.paths);
-            match process::fork(|| {
-                lines.perform(&h);
-                child::exit(0)
-            }) {
+            // SAFETY: runit is single-threaded; the child writes prepared
+            // lines, calls sync, reboot and nanosleep, and exits.
+            match unsafe {
+                process::fork(|| {
+                    lines.perform(&h);
+                    child::exit(0)
+                })
+            } {
                 Ok(pid) => {
                     let _ = process::wait_for(pid);
                 }
@@ -383,11 +392,7 @@ fn controlling_terminal(c_path: &CString, warning: &[u8]) {
     // SAFETY: `c_path` is NUL-terminated.
     let fd = unsafe { libc::open(c_path.as_ptr(), libc::O_RDWR) };
     if fd < 0 {
-        let e = io::Error::last_os_error();
-        let mut line = warning.to_vec();
-        line.extend_from_slice(runit_core::errtext::io_text(&e).as_bytes());
-        line.push(b'\n');
-        report::write_stderr(&line);
+        child::warn(warning, &io::Error::last_os_error());
         return;
     }
     // SAFETY: ioctl on a descriptor we own; a failure is ignored.

@@ -4,8 +4,7 @@
 //! The loop sleeps in `epoll_wait` (mio) on the self-pipe (SIGTERM,
 //! SIGCHLD), the control FIFOs and the pidfds of groups being swept, with a
 //! timeout only while a deadline is pending (a throttled restart, a sweep's
-//! grace period). An idle runsv therefore never wakes up (save once, a
-//! second after its last event, to trim its memory); runit's own loop
+//! grace period). An idle runsv therefore never wakes up; runit's own loop
 //! wakes every 1000 s for nothing.
 //!
 //! runit reads at most one byte per FIFO per loop pass and reaps children
@@ -36,7 +35,6 @@ use runit_core::process;
 use runit_core::report::Diag;
 use runit_core::selfpipe::{self, SignalPipe};
 use runit_core::supervise::{Failure, Fifo, Supervise};
-use runit_core::trim::Trim;
 use runit_core::{deaths, policy};
 use std::collections::VecDeque;
 use std::ffi::OsStr;
@@ -78,7 +76,6 @@ pub struct Runsv {
     main_ready: bool,
     log_ready: bool,
     term: bool,
-    trim: Trim,
     /// `notification-fd`: the descriptor number `./run` gets.
     notification_fd: Option<i32>,
     /// The current `./run`'s notification pipe, until it reported or ended.
@@ -107,10 +104,6 @@ fn fatal(what: &str, error: io::Error) -> Failure {
 
 impl Runsv {
     /// runit's start-up sequence (§2); any error is fatal (exit 111).
-    // Not inlined into its caller: start-up's locals would otherwise stay
-    // in a frame that lives, and keeps stack pages resident, as long as
-    // runsv does (docs/runsv.md, "Memory").
-    #[inline(never)]
     pub fn setup(dir: &OsStr, diag: Diag) -> Result<Runsv, Failure> {
         let mut signals = SignalPipe::new().map_err(|e| fatal("unable to create selfpipe", e))?;
         for sig in [libc::SIGTERM, libc::SIGCHLD] {
@@ -190,7 +183,6 @@ impl Runsv {
             main_ready: false,
             log_ready: false,
             term: false,
-            trim: Trim::new().with_hook(crate::alloc::trim_program),
             notification_fd,
             notify_pipe: None,
             notify_socket,
@@ -231,7 +223,6 @@ impl Runsv {
 
     /// Extension: stop what a killed predecessor left running, before the
     /// first start (main service first, then the log service).
-    #[inline(never)] // not in the frame the loop sleeps under
     fn stop_leftovers(&mut self) {
         let Some(boot) = self.boot_id.clone() else { return };
         let mut sups = vec![(Supervise::MAIN, false)];
@@ -272,17 +263,11 @@ impl Runsv {
             .into_iter()
             .chain(self.sweeps.iter().map(|s| s.deadline))
             .min();
-        let mut timeout = if self.main_ready || self.log_ready || self.notify_ready {
+        let timeout = if self.main_ready || self.log_ready || self.notify_ready {
             Some(std::time::Duration::ZERO)
         } else {
             deadline.map(|d| d.saturating_duration_since(now))
         };
-        if timeout.is_none() {
-            // Idle: after a grace second without events, sleep with the
-            // program's clean pages dropped; then collect what woke us.
-            self.trim.idle(self.poll.as_raw_fd());
-            timeout = Some(std::time::Duration::ZERO);
-        }
         if self.poll.poll(&mut self.events, timeout).is_err() {
             return;
         }
@@ -302,7 +287,6 @@ impl Runsv {
         }
     }
 
-    #[inline(never)] // not in the frame the loop sleeps under
     fn reap(&mut self) {
         while let Ok(Some((pid, status))) = process::reap_nohang() {
             let Ok(pid) = u32::try_from(pid) else { continue };
@@ -317,7 +301,6 @@ impl Runsv {
 
     /// Extension: whatever the notification pipe or socket holds, as
     /// notices about the current `./run`.
-    #[inline(never)] // not in the frame the loop sleeps under
     fn read_notices(&mut self) {
         let run = self.sup.run_pid();
         let news = self.notify_pipe.as_ref().map(NotifyPipe::read);
@@ -398,7 +381,9 @@ impl Runsv {
                 None
             }
             Effect::Sweep { pgid } => {
-                self.sweep(pgid);
+                if self.sup.sweep_due(pgid) {
+                    self.sweep(pgid);
+                }
                 None
             }
             Effect::CloseLogPipe => {
@@ -435,7 +420,7 @@ impl Runsv {
             }
         });
         let env = self.notify_socket.as_ref().filter(|_| is_run).map(NotifySocket::environment);
-        let ready = Readiness { fd: pipe.as_ref().map(|(_, w, n)| (w.as_raw_fd(), *n)), env: env.as_deref() };
+        let ready = Readiness { fd: pipe.as_ref().map(|(_, w, n)| (w.as_raw_fd(), *n)), env: env.as_ref() };
         let started = spawn::start(child, self.diag.prefix(), self.pipe(), ready);
         // The child holds its copy of the write end; runsv's goes now.
         if let (Ok(_), Some((read, _write, _))) = (&started, pipe) {
@@ -507,7 +492,6 @@ impl Runsv {
         self.sweeps.retain(|s| !s.done());
     }
 
-    #[inline(never)] // not in the frame the loop sleeps under
     fn expire_sweeps(&mut self) {
         let now = Instant::now();
         for s in &mut self.sweeps {

@@ -4,9 +4,10 @@
 //! runsv starts every service process as a process-group leader. When a
 //! service has ended for good (see [`crate::supervisor::Effect::Sweep`]),
 //! the members its group still has get SIGTERM and SIGCONT; whatever is left
-//! after [`GRACE`] gets SIGKILL. Members are found by scanning `/proc` and
-//! watched through pidfds, so runsv learns of their exit without polling
-//! and never signals a pid that was reused meanwhile.
+//! after [`GRACE`] gets SIGKILL. Whether anyone is left is one
+//! `kill(-pgid, 0)`; only then are the members found by scanning `/proc`,
+//! and watched through pidfds, so runsv learns of their exit without
+//! polling and never signals a pid that was reused meanwhile.
 //!
 //! The same machinery, blocking and bounded, stops a service process that a
 //! previous runsv (killed with SIGKILL) left running: see
@@ -47,7 +48,22 @@ pub fn pidfd_signal(fd: &OwnedFd, sig: i32) {
     };
 }
 
-/// Live (not zombie) members of process group `pgid`, from `/proc`.
+/// Whether process group `pgid` has a member (zombies included): one
+/// `kill(-pgid, 0)`, which fails with ESRCH only for an empty group. Any
+/// other answer (EPERM: members runsv may not signal) counts as members.
+pub fn occupied(pgid: u32) -> bool {
+    let Ok(pgid) = libc::pid_t::try_from(pgid) else { return false };
+    if pgid <= 1 {
+        return false;
+    }
+    // SAFETY: plain system call; signal 0 only checks, it delivers nothing.
+    let r = unsafe { libc::kill(-pgid, 0) };
+    r == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+/// Live (not zombie) members of process group `pgid`, from `/proc`: a walk
+/// of every process on the machine, so only for a group that
+/// [`occupied`] says has members.
 pub fn members(pgid: u32) -> Vec<u32> {
     let Ok(pgid) = i32::try_from(pgid) else { return Vec::new() };
     let Ok(dir) = std::fs::read_dir("/proc") else { return Vec::new() };
@@ -72,7 +88,12 @@ pub struct Sweep {
 impl Sweep {
     /// Sends TERM and CONT to what is left of group `pgid` and watches the
     /// members; `None` when the group is empty. `id` numbers the members.
+    /// An empty group costs one system call ([`occupied`]); only a group
+    /// with members is looked for in `/proc`.
     pub fn group(pgid: u32, now: Instant, id: &mut usize) -> Option<Sweep> {
+        if !occupied(pgid) {
+            return None;
+        }
         let fds = members(pgid).into_iter().filter_map(|pid| {
             // The pidfd pins the process: re-check it after opening.
             let fd = pidfd_open(pid).ok()?;
@@ -218,6 +239,7 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert_eq!(members(pgid).len(), 2);
+        assert!(occupied(pgid));
         let mut sweep = Sweep::group(pgid, Instant::now(), &mut id).expect("members");
         sweep.deadline = Instant::now() + Duration::from_millis(200);
         assert!(sweep.wait_blocking(), "TERM was ignored: KILL needed");
@@ -229,12 +251,20 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(members(pgid).is_empty());
+        // Zombies still count until their parent reaps them (the
+        // background sleep's parent is init or a subreaper).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while occupied(pgid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!occupied(pgid), "an empty group answers ESRCH");
     }
 
     #[test]
     fn empty_group_needs_no_sweep() {
         let mut id = 0;
-        // pid 1's group never matches a pid this large.
+        // No pid is this large.
         assert!(Sweep::group(u32::MAX - 1, Instant::now(), &mut id).is_none());
+        assert!(!occupied(u32::MAX - 1) && !occupied(0) && !occupied(1));
     }
 }

@@ -8,14 +8,11 @@
 //! * [`group`]: process-group containment and the stop of a previous
 //!   instance left running by a killed runsv (runit-rs extensions, see
 //!   docs/runsv.md);
-//! * [`alloc`]: an allocator that leaves no heap behind (memory; the idle
-//!   trim of the program's pages is `runit_core::trim`);
 //! * [`holds`]: the timer table of reasons to hold a start back;
 //! * [`health`] and [`notify`]: readiness notification and crash-loop
 //!   control (runit-rs extensions, see docs/health.md).
 #![deny(missing_docs)]
 
-pub mod alloc;
 pub mod driver;
 pub mod group;
 pub mod health;
@@ -54,8 +51,6 @@ pub fn entry(args: Vec<OsString>) -> i32 {
     prefix.extend_from_slice(dir.as_bytes());
     prefix.extend_from_slice(b": ");
     let diag = Diag::new(prefix);
-    // Borrowed where it was returned, not moved into a second copy: the
-    // frame under the loop stays small (docs/runsv.md, "Memory").
     match &mut driver::Runsv::setup(dir, diag.clone()) {
         Ok(runsv) => runsv.run(),
         Err(f) => {

@@ -178,8 +178,8 @@ impl NotifySocket {
     }
 
     /// runsv's environment with `NOTIFY_SOCKET` set to this socket (any
-    /// inherited value replaced), for `./run`.
-    pub fn environment(&self) -> Vec<CString> {
+    /// inherited value replaced), for `./run`: prepared for `execve`.
+    pub fn environment(&self) -> runit_core::process::Environ {
         let mut env: Vec<CString> = std::env::vars_os()
             .filter(|(k, _)| k.as_bytes() != b"NOTIFY_SOCKET")
             .filter_map(|(k, v)| {
@@ -190,7 +190,7 @@ impl NotifySocket {
             })
             .collect();
         env.push(self.assignment.clone());
-        env
+        runit_core::process::Environ::new(env)
     }
 
     /// Receives every pending datagram; calls `each(sender, bytes)` for
@@ -347,7 +347,7 @@ mod tests {
         s.receive(|sender, bytes| got.push((sender.pid, bytes.to_vec())));
         assert_eq!(got, [(std::process::id(), b"READY=1\nSTATUS=up".to_vec())], "the long one is dropped");
         let env = s.environment();
-        assert_eq!(env.iter().filter(|e| e.as_bytes().starts_with(b"NOTIFY_SOCKET=")).count(), 1);
+        assert_eq!(env.vars().iter().filter(|e| e.as_bytes().starts_with(b"NOTIFY_SOCKET=")).count(), 1);
     }
 
     #[test]

@@ -20,9 +20,8 @@
 
 use crate::ExitCode;
 use crate::supervisor::Child;
-use runit_core::errtext;
-use runit_core::process::{self, Program, child};
-use runit_core::report::{Diag, write_stderr};
+use runit_core::process::{self, Environ, Program, child};
+use runit_core::report::Diag;
 use std::ffi::{CString, OsStr};
 use std::io;
 use std::os::fd::RawFd;
@@ -44,7 +43,7 @@ pub struct Readiness<'a> {
     /// `(write end, descriptor number)`: `notification-fd`.
     pub fd: Option<(RawFd, i32)>,
     /// The whole environment, with `NOTIFY_SOCKET`: `notify-socket`.
-    pub env: Option<&'a [CString]>,
+    pub env: Option<&'a Environ>,
 }
 
 /// Starts a service process; returns its pid.
@@ -66,28 +65,33 @@ pub fn start(what: Child, prefix: &[u8], pipe: Option<LogPipe>, ready: Readiness
     let fd_msg = message(prefix, &["fatal: unable to setup filedescriptor for ", fd_name, ": "]);
     let cd_msg = message(prefix, &["fatal: unable to change directory to ./log: "]);
     let log_dir = CString::from(c"log");
-    let pid = process::fork(|| {
-        child_signals(false);
-        child::new_process_group();
-        if is_log && let Err(e) = child::chdir(&log_dir) {
-            child::die(&cd_msg, &e, code);
-        }
-        if let Some(p) = pipe {
-            let (from, to) = if is_log { (p.read, 0) } else { (p.write, 1) };
-            if let Err(e) = child::dup2(from, to) {
+    // SAFETY: runsv is single-threaded; the child makes only system calls
+    // on what was prepared above (signals, setpgid, chdir, dup2, exec,
+    // writev and _exit), allocates nothing and ends in exec or _exit.
+    let pid = unsafe {
+        process::fork(|| {
+            child_signals(false);
+            child::new_process_group();
+            if is_log && let Err(e) = child::chdir(&log_dir) {
+                child::die(&cd_msg, &e, code);
+            }
+            if let Some(p) = pipe {
+                let (from, to) = if is_log { (p.read, 0) } else { (p.write, 1) };
+                if let Err(e) = child::dup2(from, to) {
+                    child::die(&fd_msg, &e, code);
+                }
+            }
+            // After stdout: the pipe's ends are above 2, so nothing set up
+            // above can have replaced them.
+            if let Some((from, to)) = ready.fd
+                && let Err(e) = child::dup2(from, to)
+            {
                 child::die(&fd_msg, &e, code);
             }
-        }
-        // After stdout: the pipe's ends are above 2, so nothing set up
-        // above can have replaced them.
-        if let Some((from, to)) = ready.fd
-            && let Err(e) = child::dup2(from, to)
-        {
-            child::die(&fd_msg, &e, code);
-        }
-        let e = prog.exec(ready.env);
-        child::die(&start_msg, &e, code)
-    })?;
+            let e = prog.exec(ready.env);
+            child::die(&start_msg, &e, code)
+        })
+    }?;
     // SAFETY: plain system call; failure (the child already exec'd after
     // doing it itself) is harmless.
     unsafe { libc::setpgid(pid, pid) };
@@ -113,16 +117,20 @@ pub fn run_override(byte: u8, diag: &Diag, pipe: Option<LogPipe>) -> bool {
     // runit prints a literal `?` here.
     let run_msg = message(diag.prefix(), &["fatal: unable to run control/?: "]);
     let out_msg = message(diag.prefix(), &["warning: unable to setup stdout for ", &path, ": "]);
-    let forked = process::fork(|| {
-        child_signals(true);
-        if let Some(p) = pipe
-            && let Err(e) = child::dup2(p.write, 1)
-        {
-            write_stderr(&[&out_msg[..], errtext::io_text(&e).as_bytes(), b"\n"].concat());
-        }
-        let e = prog.exec(None);
-        child::die(&run_msg, &e, ExitCode::Fatal as i32)
-    });
+    // SAFETY: runsv is single-threaded; the child makes only system calls
+    // on what was prepared above (signals, dup2, writev, exec, _exit).
+    let forked = unsafe {
+        process::fork(|| {
+            child_signals(true);
+            if let Some(p) = pipe
+                && let Err(e) = child::dup2(p.write, 1)
+            {
+                child::warn(&out_msg, &e);
+            }
+            let e = prog.exec(None);
+            child::die(&run_msg, &e, ExitCode::Fatal as i32)
+        })
+    };
     let pid = match forked {
         Ok(pid) => pid,
         Err(e) => {

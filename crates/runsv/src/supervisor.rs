@@ -223,7 +223,14 @@ pub enum Effect {
     WriteStatus(Record),
     /// runit-rs extension: the process group `pgid` belonged to a service
     /// process that has ended for good (or was told to stop); TERM+CONT its
-    /// remaining members now and KILL them after a bounded wait.
+    /// remaining members now and KILL them after a bounded wait. An empty
+    /// group (`kill(-pgid, 0)` fails with ESRCH) needs nothing more.
+    ///
+    /// Asked for after the restart that the same death may allow, never
+    /// before it: at the end of the next [`Event::LoopStart`]'s effects
+    /// (or, when runsv is about to exit, right before [`Effect::Exit`]),
+    /// so that the work of a sweep is not on the path from a death to the
+    /// new `./run`. The driver checks [`Supervisor::sweep_due`] first.
     Sweep {
         /// The group (the ended process's pid).
         pgid: u32,
@@ -330,6 +337,9 @@ pub struct Supervisor {
     /// The main pid is a `./run` (not `./finish`).
     main_is_run: bool,
     health: Tracker,
+    /// Groups to sweep, asked for at the end of the next loop start (see
+    /// [`Effect::Sweep`]).
+    sweeps: Vec<u32>,
     out: Vec<Effect>,
 }
 
@@ -350,6 +360,7 @@ impl Supervisor {
             exiting: false,
             main_is_run: false,
             health: Tracker::new(health.mechanism, health.policy),
+            sweeps: Vec::new(),
             out: Vec::new(),
         }
     }
@@ -400,7 +411,10 @@ impl Supervisor {
             return Vec::new();
         }
         match event {
-            Event::LoopStart => self.start_due(now),
+            Event::LoopStart => {
+                self.start_due(now);
+                self.queue_sweeps();
+            }
             Event::ChildExited { pid, status, finish } => self.reaped(pid, status, finish, now),
             Event::Control { which, byte } => self.control(which, byte),
             Event::Term => self.control(Which::Main, b'x'),
@@ -440,6 +454,31 @@ impl Supervisor {
             self.out.push(Effect::Override { byte: b'u', then: Then::Nothing });
             self.out.push(Effect::Spawn(Child::Run));
         }
+    }
+
+    /// The sweeps asked for since the last loop start, after whatever this
+    /// one restarted.
+    fn queue_sweeps(&mut self) {
+        for pgid in std::mem::take(&mut self.sweeps) {
+            self.out.push(Effect::Sweep { pgid });
+        }
+    }
+
+    /// For the driver, right before it performs [`Effect::Sweep`]: false
+    /// when `pgid` has become the group of a service process started since
+    /// the sweep was asked for. The kernel hands out a pid only while no
+    /// group uses it as its id, so the group the sweep was meant for was
+    /// empty: there is nothing to sweep, and the new process must not be
+    /// touched. (The pids wrap around for this to happen; it is a corner,
+    /// but a sweep asked for before a restart and performed after it must
+    /// not hit the restarted process.) When runsv is exiting nothing is
+    /// started any more, and the group of a killed `./run` not yet reaped
+    /// (`x` then `k`) is swept as asked.
+    pub fn sweep_due(&self, pgid: u32) -> bool {
+        if self.exiting {
+            return pgid != 0;
+        }
+        pgid != 0 && pgid != self.main.pid && self.log.as_ref().is_none_or(|l| l.pid != pgid)
     }
 
     fn spawned(&mut self, child: Child, pid: u32, now: Now) {
@@ -519,7 +558,7 @@ impl Supervisor {
         let given_up = if down { self.weigh_death(now) } else { None };
         self.write(Which::Main);
         if let Some(pgid) = given_up.or(sweep.then_some(pgid)) {
-            self.out.push(Effect::Sweep { pgid });
+            self.sweeps.push(pgid);
         }
     }
 
@@ -535,7 +574,7 @@ impl Supervisor {
         Self::throttle(l, now);
         self.write(Which::Log);
         if sweep {
-            self.out.push(Effect::Sweep { pgid });
+            self.sweeps.push(pgid);
         }
     }
 
@@ -754,8 +793,9 @@ impl Supervisor {
                 // After `x` then `k` the killed ./run is not reaped (§16.1);
                 // its process group is still swept (extension).
                 if self.main.pid != 0 {
-                    self.out.push(Effect::Sweep { pgid: self.main.pid });
+                    self.sweeps.push(self.main.pid);
                 }
+                self.queue_sweeps();
                 self.exiting = true;
                 self.out.push(Effect::Exit(0));
             }

@@ -116,7 +116,9 @@ impl Sim {
                     None
                 }
                 Effect::Sweep { pgid } => {
-                    self.trace.push(format!("sweep {pgid}"));
+                    // The driver's check, made when it performs the effect.
+                    let due = self.sup.sweep_due(pgid);
+                    self.trace.push(format!("{}sweep {pgid}", if due { "" } else { "no " }));
                     None
                 }
                 Effect::CloseLogPipe => {
@@ -361,7 +363,11 @@ fn term_with_want_up_sends_no_cont() {
     s.advance(2000);
     s.exited(100, WaitStatus::signaled(libc::SIGTERM, false));
     s.iterate();
-    assert_eq!(s.take(), ["main: down", "sweep 100", "run 101", "main: run"]);
+    assert_eq!(
+        s.take(),
+        ["main: down", "run 101", "main: run", "sweep 100"],
+        "restart first, then the sweep"
+    );
 }
 
 #[test]
@@ -640,7 +646,7 @@ fn exit_with_log_closes_the_pipe_and_waits() {
     s.byte(b'x');
     s.take();
     s.exited(101, exit(0));
-    assert_eq!(s.take(), ["main: down", "sweep 101", "log: run, want exit", "close logpipe"]);
+    assert_eq!(s.take(), ["main: down", "log: run, want exit", "close logpipe", "sweep 101"]);
     s.iterate();
     assert!(s.take().is_empty(), "log not signalled, runsv waits");
     s.exited(100, exit(0));
@@ -655,7 +661,7 @@ fn no_byte_undoes_an_exit_once_the_log_pipe_is_closed() {
     s.byte(b'x');
     s.take();
     s.exited(101, exit(0));
-    assert_eq!(s.take(), ["main: down", "sweep 101", "log: run, want exit", "close logpipe"]);
+    assert_eq!(s.take(), ["main: down", "log: run, want exit", "close logpipe", "sweep 101"]);
     for b in [b'u', b'o', b'd'] {
         s.byte(b);
         s.log_byte(b);
@@ -680,10 +686,10 @@ fn kill_then_exit_keeps_the_log_pipe_for_finish() {
     s.exited(101, WaitStatus::signaled(libc::SIGKILL, false));
     assert_eq!(
         s.take(),
-        ["main: finish, want exit", "sweep 101", "finish 102 [-1 9]", "main: finish, want exit"]
+        ["main: finish, want exit", "finish 102 [-1 9]", "main: finish, want exit", "sweep 101"]
     );
     s.exited(102, exit(0));
-    assert_eq!(s.take(), ["main: down", "sweep 102", "log: run, want exit", "close logpipe"]);
+    assert_eq!(s.take(), ["main: down", "log: run, want exit", "close logpipe", "sweep 102"]);
     s.exited(100, exit(0));
     assert_eq!(s.take(), ["log: down", "sweep 100", "exit 0"]);
 }
@@ -731,6 +737,69 @@ fn crash_with_want_up_keeps_the_group() {
     s.byte(b'k');
     s.exited(100, WaitStatus::signaled(libc::SIGKILL, false));
     assert_eq!(s.take(), ["KILL 100", "main: down", "sweep 100"]);
+}
+
+#[test]
+fn a_sweep_waits_for_the_restart_but_not_for_the_throttle() {
+    // `t`: ./run stopped by runsv, wanted up. The death is written at
+    // once; the sweep of its group comes after the new ./run started.
+    let mut s = Sim::running();
+    s.advance(2000);
+    s.byte(b't');
+    assert_eq!(s.take(), ["TERM 100", "main: run, got TERM"]);
+    s.advance(5);
+    s.step(&[Event::ChildExited {
+        pid: 100,
+        status: WaitStatus::signaled(libc::SIGTERM, false),
+        finish: false,
+    }]);
+    assert_eq!(s.take(), ["main: down", "run 101", "main: run", "sweep 100"]);
+    // A ./run that lived under a second is throttled: the sweep does not
+    // wait for the second, it comes at the next loop start.
+    s.byte(b't');
+    assert_eq!(s.take(), ["TERM 101", "main: run, got TERM"]);
+    s.exited(101, WaitStatus::signaled(libc::SIGTERM, false));
+    assert_eq!(s.take(), ["main: down", "sweep 101"]);
+    s.advance(1000);
+    s.iterate();
+    assert_eq!(s.take(), ["run 102", "main: run"], "each group is swept once");
+}
+
+#[test]
+fn a_sweep_asked_before_a_restart_spares_a_process_reusing_the_id() {
+    // The kernel gives out a pid only while no group uses it: a new
+    // ./run with the old group's id means that group was empty, and the
+    // sweep performed after the restart must not touch the new ./run.
+    let mut s = Sim::running();
+    s.advance(2000);
+    s.byte(b'k');
+    s.take();
+    s.next_pid = 100;
+    s.exited(100, WaitStatus::signaled(libc::SIGKILL, false));
+    assert_eq!(s.take(), ["main: down", "run 100", "main: run", "no sweep 100"]);
+    // The log's group likewise.
+    let mut s = with_log();
+    s.log_byte(b'k');
+    s.take();
+    s.next_pid = 100;
+    s.advance(2000);
+    s.step(&[Event::ChildExited {
+        pid: 100,
+        status: WaitStatus::signaled(libc::SIGKILL, false),
+        finish: false,
+    }]);
+    assert_eq!(s.take(), ["log: down", "log 100", "log: run", "no sweep 100"]);
+}
+
+#[test]
+fn exiting_sweeps_the_killed_run_and_every_pending_group() {
+    // `x` then `k`: runit exits without reaping the killed ./run; its
+    // group is swept (it is the current pid, and is swept all the same).
+    let mut s = Sim::running();
+    s.byte(b'x');
+    s.take();
+    s.byte(b'k');
+    assert_eq!(s.take(), ["KILL 100", "sweep 100", "exit 0"]);
 }
 
 #[path = "supervisor_health_tests.rs"]

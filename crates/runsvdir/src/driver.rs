@@ -30,11 +30,9 @@ use crate::watch::Watcher;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use runit_core::selfpipe::SignalPipe;
-use runit_core::trim::Trim;
 use std::collections::HashSet;
 use std::ffi::OsString;
 use std::io;
-use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
@@ -110,16 +108,6 @@ struct Log {
     memory: Option<ArgvMemory>,
 }
 
-/// Before the trimmed sleep: the C library's allocator gives whole free
-/// pages of its heap back (a scan allocates and frees as it goes).
-fn give_back_heap() {
-    #[cfg(target_env = "gnu")]
-    // SAFETY: plain glibc call; runsvdir is single-threaded.
-    unsafe {
-        libc::malloc_trim(0);
-    }
-}
-
 /// runsvdir.
 struct Runsvdir {
     say: Say,
@@ -144,9 +132,6 @@ struct Runsvdir {
     /// one (else a due restart would spin while the directory is missing).
     blocked: bool,
     shutdown: Option<Shutdown>,
-    /// Drops the program's clean pages while idle (docs/runsv.md,
-    /// "Memory"): no other process shares runsvdir's.
-    trim: Trim,
 }
 
 /// Runs runsvdir with parsed arguments; returns how it exits.
@@ -188,7 +173,6 @@ pub fn run(argv: &[OsString], args: Args) -> RunsvdirExit {
         rescan: true,
         blocked: false,
         shutdown: None,
-        trim: Trim::new().with_hook(give_back_heap),
     };
     r.setup();
     r.run()
@@ -425,13 +409,7 @@ impl Runsvdir {
     fn wait(&mut self, events: &mut Events) -> Option<RunsvdirExit> {
         let now = Instant::now();
         let deadline = [self.timers.next_deadline(), self.table_deadline()].into_iter().flatten().min();
-        let mut timeout = deadline.map(|d| d.saturating_duration_since(now));
-        if timeout.is_none() {
-            // Idle (inotify mode, nothing due): after a grace second, sleep
-            // with the program's clean pages dropped.
-            self.trim.idle(self.poll.as_raw_fd());
-            timeout = Some(Duration::ZERO);
-        }
+        let timeout = deadline.map(|d| d.saturating_duration_since(now));
         if let Err(e) = self.poll.poll(events, timeout) {
             if e.kind() != io::ErrorKind::Interrupted {
                 self.say.warn(&[b"unable to poll"], Some(&e));

@@ -34,16 +34,21 @@ impl Spawner {
         let failure = self.say.exec_failure_prefix(name.as_bytes());
         let caught = &self.caught;
         let new_session = self.new_session;
-        process::fork(|| {
-            for &sig in caught {
-                child::default_signal(sig);
-            }
-            child::unblock_all();
-            if new_session {
-                child::setsid();
-            }
-            let e = program.exec(None);
-            child::die(&failure, &e, crate::exit::RunsvdirExit::Fatal.code());
-        })
+        // SAFETY: runsvdir is single-threaded; the child makes only system
+        // calls on what was prepared above (signal, sigprocmask, setsid,
+        // exec, writev, _exit).
+        unsafe {
+            process::fork(|| {
+                for &sig in caught {
+                    child::default_signal(sig);
+                }
+                child::unblock_all();
+                if new_session {
+                    child::setsid();
+                }
+                let e = program.exec(None);
+                child::die(&failure, &e, crate::exit::RunsvdirExit::Fatal.code());
+            })
+        }
     }
 }

@@ -101,7 +101,10 @@ impl Processor {
         // write to the self-pipe it shares with us): block the signals
         // around fork; the child sets runit's mask itself.
         let old = mask(libc::SIG_BLOCK, &[libc::SIGTERM, libc::SIGALRM, libc::SIGHUP, libc::SIGCHLD]);
-        let pid = fork(|| plan.run());
+        // SAFETY: svlogd is single-threaded; `ChildPlan::run` makes only
+        // system calls on what `ChildPlan::new` prepared (signals, fchdir,
+        // open, dup2, close, exec, writev, _exit).
+        let pid = unsafe { fork(|| plan.run()) };
         restore(&old);
         pid
     }
