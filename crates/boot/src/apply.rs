@@ -22,6 +22,7 @@ use crate::context::{Allow, Boot, Prepared};
 use crate::down;
 use crate::error::{BootError, Context, Result};
 use crate::fsx;
+use crate::orphan;
 use crate::plan::PlannedService;
 use crate::render::{Node, Rendered};
 use crate::runsvdir;
@@ -274,15 +275,8 @@ fn new_state(prep: &Prepared, generation: u64, previous: Option<u64>, runsvdir: 
 
 /// Stops one service's main process (graceful, then escalated). Its
 /// logger is left to drain: it exits at end of input when runsv goes.
-pub fn stop_service(dir: &Path, ss: &ServiceState) -> svctl::Stopped {
-    let how = ss.stop_how();
-    log::info!(
-        "stopping {}: SIG{}, waiting up to {} s before SIGKILL",
-        dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-        ss.stop_signal,
-        how.timeout.as_secs()
-    );
-    svctl::stop(dir, how)
+fn stop_service(dir: &Path, ss: &ServiceState) -> svctl::Stopped {
+    orphan::stop_service(dir, ss.stop_how())
 }
 
 /// Waits for runsv to take `fresh` services, then for every service to be

@@ -9,6 +9,7 @@
 use crate::apply::UpOptions;
 use crate::config::MAX_WAIT_S;
 use crate::context::Allow;
+pub use crate::status::StatusFormat;
 use std::ffi::OsString;
 use std::path::PathBuf;
 
@@ -130,18 +131,6 @@ pub enum Command {
         /// Output directory.
         out: PathBuf,
     },
-}
-
-/// `boot status` output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum StatusFormat {
-    /// Lines for people.
-    #[default]
-    Text,
-    /// `--json`.
-    Json,
-    /// `--prometheus`.
-    Prometheus,
 }
 
 /// Parsed arguments.

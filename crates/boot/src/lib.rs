@@ -9,9 +9,17 @@
 //! User documentation: docs/boot.md and docs/man/boot.8.
 //!
 //! The pipeline, one module each: `tags` (sources, merge, limits) ->
-//! `plan` (validated decisions) -> `render` (files and hash, in memory) ->
-//! `apply` / `down` (the only modules that change the system, through
-//! `fsx`, `svctl` and `runsvdir`).
+//! `plan` (validated decisions, from the `catalogue`, `envdir`, `runtime`
+//! and the previous `state`) -> `render` (files and hash, in memory) ->
+//! `apply` / `down` (the only modules that change the system) -> service
+//! control: `svctl` (runsv's `supervise/` files), `orphan` (processes that
+//! outlived their runsv, on top of `svctl`), `runsvdir`. `context` runs
+//! the read-only part for `plan`, `up` and `render`; `status` reports;
+//! `cli` and this file sit on top. Imports go one way only, down this
+//! list (`down` never uses `apply`; `svctl` uses no other module of boot);
+//! `tests::modules_form_a_one_way_pipeline` checks it. Below everything:
+//! `error`, `config`, `layout`, `fsx`, `names`, `shell`, `sha256`, `lock`,
+//! `users`.
 #![deny(missing_docs)]
 
 pub mod apply;

@@ -21,37 +21,7 @@ use crate::tags::{TagSet, files::ASG_KEY};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The run modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Every app plus its databases on this box.
-    Review,
-    /// One service, one component.
-    Staging,
-    /// One service, one component.
-    Production,
-}
-
-impl Mode {
-    /// Exact, case-sensitive parse.
-    pub fn parse(s: &str) -> Option<Mode> {
-        match s {
-            "review" => Some(Mode::Review),
-            "staging" => Some(Mode::Staging),
-            "production" => Some(Mode::Production),
-            _ => None,
-        }
-    }
-
-    /// The tag value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Review => "review",
-            Mode::Staging => "staging",
-            Mode::Production => "production",
-        }
-    }
-}
+pub use crate::catalogue::Mode;
 
 /// A user switch: user and group names.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -6,7 +6,6 @@
 //! runsv's `supervise/health` (`ready`, `starting`, `failed`, ...; null
 //! without one).
 
-use crate::cli::StatusFormat;
 use crate::context::Boot;
 use crate::error::Result;
 use crate::runsvdir;
@@ -16,6 +15,18 @@ use crate::tags::TagSet;
 use runit_core::supervise::Supervise;
 use serde_json::{Value, json};
 use std::path::Path;
+
+/// `boot status` output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum StatusFormat {
+    /// Lines for people.
+    #[default]
+    Text,
+    /// `--json`.
+    Json,
+    /// `--prometheus`.
+    Prometheus,
+}
 
 fn now() -> i64 {
     std::time::SystemTime::now()

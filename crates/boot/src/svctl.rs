@@ -13,8 +13,9 @@
 //! record of its notification (`runit_core::health::awaited`); otherwise
 //! `./check` (cwd = service dir, output discarded, exit 0 = ready).
 //!
-//! [`stop`] also stops what a runsv that is gone left running (stage 3, a
-//! killed supervision tree): see [`crate::orphan`].
+//! This is the bottom of boot's pipeline: it imports no other module of
+//! boot. What a runsv that is gone left running (stage 3, a killed
+//! supervision tree) is stopped by the `orphan` module, on top of this.
 
 use runit_core::health::{self, HealthState, Readiness};
 use runit_core::instance;
@@ -125,25 +126,19 @@ pub fn sweep(pgid: Option<i32>, out: &mut Stopped) {
     }
 }
 
-/// Stops the main service of `dir`: `d` (runsv runs `control/t`, which
-/// sends the stop signal), wait up to the timeout, then escalate: SIGKILL
-/// to the whole process group when the service leads one, else runsv's
-/// `k`. Both at once would race (a `k` that reaches runsv after the KILL
-/// lands during `./finish` makes runsv run finish again and can lose its
-/// output). Stragglers left in the group after the leader exited get
-/// SIGKILL too, so nothing of the service survives.
+/// Stops the main service of `dir` through its runsv: `d` (runsv runs
+/// `control/t`, which sends the stop signal), wait up to the timeout, then
+/// escalate: SIGKILL to the whole process group when the service leads
+/// one, else runsv's `k`. Both at once would race (a `k` that reaches runsv
+/// after the KILL lands during `./finish` makes runsv run finish again and
+/// can lose its output). Stragglers left in the group after the leader
+/// exited get SIGKILL too, so nothing of the service survives.
 ///
-/// When no runsv supervises `dir` (any more), the service process it last
-/// started may still run: [`crate::orphan::stop`] signals it directly.
+/// Without a runsv this does nothing (`found` false): what a runsv that is
+/// gone left running is the `orphan` module's job (its `stop_service` does
+/// both).
 pub fn stop(dir: &Path, how: StopHow) -> Stopped {
-    let mut out =
-        if alive(dir, Supervise::MAIN) { stop_through_runsv(dir, how.timeout) } else { Stopped::default() };
-    // runsv gone before or during the stop: what it left behind.
-    if let Some(left) = crate::orphan::find(dir, Supervise::MAIN) {
-        let r = crate::orphan::stop(&left, how);
-        out = Stopped { found: true, pgid: r.pgid.or(out.pgid), killed: out.killed || r.killed };
-    }
-    out
+    if alive(dir, Supervise::MAIN) { stop_through_runsv(dir, how.timeout) } else { Stopped::default() }
 }
 
 fn stop_through_runsv(dir: &Path, timeout: Duration) -> Stopped {

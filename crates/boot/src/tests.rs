@@ -283,3 +283,86 @@ fn render_readiness_declarations() {
     );
     assert_eq!(db.manifest.ready_timeout_s(), Some(9));
 }
+
+/// The modules of `src/` and the modules each one names (`crate::x`),
+/// comments excluded.
+fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(&src).unwrap().flatten() {
+        files.push(e.path());
+    }
+    for e in std::fs::read_dir(src.join("tags")).unwrap().flatten() {
+        files.push(e.path());
+    }
+    let mut graph = std::collections::BTreeMap::new();
+    for f in files.iter().filter(|f| f.extension().is_some_and(|x| x == "rs")) {
+        let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
+        // tags/*.rs belong to `tags`.
+        let name = if f.parent().unwrap().ends_with("tags") { "tags".to_string() } else { stem.clone() };
+        if ["lib", "main", "tests"].contains(&name.as_str()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(f).unwrap();
+        let text = text.split("#[cfg(test)]").next().unwrap_or("");
+        let deps: &mut std::collections::BTreeSet<String> = graph.entry(name.clone()).or_default();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for (i, _) in line.match_indices("crate::") {
+                let m: String =
+                    line[i + 7..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+                if !m.is_empty() && m != name {
+                    deps.insert(m);
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// boot's modules form a one-way pipeline (lib.rs): no import cycle, and
+/// no stage reaches forward to a later one.
+#[test]
+fn modules_form_a_one_way_pipeline() {
+    let graph = module_graph();
+    assert!(graph.len() > 20, "{graph:?}");
+    // Depth-first search for a cycle.
+    fn visit(
+        n: &str,
+        g: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) {
+        if done.contains(n) {
+            return;
+        }
+        if let Some(i) = path.iter().position(|p| p == n) {
+            panic!("import cycle: {} -> {n}", path[i..].join(" -> "));
+        }
+        path.push(n.to_string());
+        for d in g.get(n).into_iter().flatten() {
+            visit(d, g, path, done);
+        }
+        path.pop();
+        done.insert(n.to_string());
+    }
+    let mut done = std::collections::BTreeSet::new();
+    for n in graph.keys() {
+        visit(n, &graph, &mut Vec::new(), &mut done);
+    }
+    let later = |m: &str, forbidden: &[&str]| {
+        let deps = graph.get(m).unwrap_or_else(|| panic!("no module {m}"));
+        for f in forbidden {
+            assert!(!deps.contains(*f), "{m} must not use {f} (a later stage): {deps:?}");
+        }
+    };
+    let control = ["apply", "down", "status", "context", "cli"];
+    later("tags", &["catalogue", "plan", "render", "svctl", "orphan", "runsvdir", "state"]);
+    later("tags", &control);
+    later("catalogue", &["plan", "render", "runtime", "state", "svctl"]);
+    later("plan", &["render", "svctl", "orphan", "runsvdir"]);
+    later("plan", &control);
+    later("render", &["svctl", "orphan", "runsvdir", "state"]);
+    later("render", &control);
+    later("svctl", &["orphan", "state", "catalogue", "plan", "render"]);
+    later("down", &["apply"]);
+}
