@@ -366,3 +366,74 @@ fn modules_form_a_one_way_pipeline() {
     later("svctl", &["orphan", "state", "catalogue", "plan", "render"]);
     later("down", &["apply"]);
 }
+
+/// The catalogue's PostgreSQL manifest, as shipped, finds its programs at
+/// render time: the same file plans on a Debian 12 tree (PostgreSQL 15) and
+/// a Debian 13 tree (17, beside an older 13), and fails clearly without one.
+#[test]
+fn postgres_programs_are_found_at_render_time() {
+    let dir = std::env::temp_dir().join(crate::fsx::unique_name("boot-pg-"));
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sv-templates/postgres/service.toml"),
+    )
+    .unwrap();
+    assert!(!shipped.contains("/usr/lib/postgresql/15"), "no hard-coded major version");
+    let plan_on = |root: &str| {
+        let manifest =
+            shipped.replace("/usr/lib/postgresql/", &format!("{}/{root}/usr/lib/postgresql/", dir.display()));
+        write(&dir, &format!("{root}/cat/postgres/service.toml"), &manifest);
+        write(
+            &dir,
+            &format!("{root}/cat/app/service.toml"),
+            "schema = 1\nname = \"app\"\nkind = \"app\"\nmodes = [\"review\"]\n[process]\ncommand = [\"/bin/true\"]\n\
+             [dependencies]\nreview = [\"postgres\"]\n",
+        );
+        write(&dir, &format!("{root}/cat/env/common/A"), "a\n");
+        let f = Fixture {
+            dir: dir.join("unused"),
+            cat: Catalogue::load(&dir.join(root).join("cat")).unwrap(),
+            config: Config::default(),
+        };
+        resolve(&f, &[("Mode", "review")], None)
+    };
+    let fake = |root: &str, versions: &[&str]| {
+        for v in versions {
+            for prog in ["postgres", "initdb", "pg_isready"] {
+                write(&dir, &format!("{root}/usr/lib/postgresql/{v}/bin/{prog}"), "#!/bin/sh\n");
+            }
+        }
+    };
+    fake("bookworm", &["15"]);
+    fake("trixie", &["13", "17"]);
+    for (root, major) in [("bookworm", "15"), ("trixie", "17")] {
+        let p = plan_on(root).unwrap();
+        let pg = p.services.iter().find(|s| s.name == "postgres").unwrap();
+        let bin = format!("{}/{root}/usr/lib/postgresql/{major}/bin", dir.display());
+        assert_eq!(pg.argv[0], format!("{bin}/postgres"), "{root}");
+        assert_eq!(pg.init.as_ref().unwrap()[0], format!("{bin}/initdb"), "{root}");
+        assert_eq!(pg.check.as_ref().unwrap()[0], format!("{bin}/pg_isready"), "{root}");
+    }
+    match plan_on("empty") {
+        Err(BootError::Invalid(m)) => {
+            assert!(
+                m.contains("catalogue: postgres: placeholder {newest:") && m.contains("no directory matches"),
+                "{m}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unknown_placeholders_are_refused_naming_them() {
+    let f = fixture();
+    let mut cat = f.cat.clone();
+    let worker = cat.services.get_mut("worker").unwrap();
+    worker.process.command = vec!["/bin/echo".into(), "{pg_bin}".into()];
+    let g = Fixture { dir: f.dir.join("unused"), cat, config: f.config.clone() };
+    match resolve(&g, &[("Mode", "production"), ("Service", "worker")], None) {
+        Err(BootError::Invalid(m)) => assert!(m.contains("unknown or unset placeholder {pg_bin}"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}
