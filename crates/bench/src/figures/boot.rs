@@ -92,8 +92,9 @@ fn review_box(suite: &Suite) -> Result<Vec<f64>, String> {
     }
     let web = free_port()?;
     let config = format!(
+        // boot's default source is imds alone: the review box names the static one.
         "catalogue = {:?}\nbin_dir = {:?}\npass_env = [{TAG_VAR:?}]\nstart_timeout_s = 120\n\
-         [ports]\nweb = {web}\npostgres = {}\nredis = {}\n",
+         sources = [\"static\"]\n[ports]\nweb = {web}\npostgres = {}\nredis = {}\n",
         catalogue.display().to_string(),
         bin.display().to_string(),
         free_port()?,
