@@ -80,6 +80,11 @@ impl BootBox {
         .unwrap();
         b.start_runsvdir();
         b.ok(&["up"]);
+        // `up` returns once the worker runs; it handles TERM (drains) only
+        // from its `event=start` line on.
+        harness::wait_until(Duration::from_secs(20), "the worker's start event", || {
+            b.log("worker").contains("event=start")
+        });
         b
     }
 

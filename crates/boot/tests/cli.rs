@@ -204,3 +204,40 @@ fn no_config_reads_imds_only() {
     assert!(!root.exists());
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// `-v` adds debug lines, `-q` removes the info ones, `RUST_LOG` applies
+/// without either; logs go to stderr, the result to stdout.
+#[test]
+fn verbosity_flags_and_rust_log() {
+    let d = scratch("verbosity");
+    let root = d.join("root");
+    let cat = d.join("cat");
+    write(&cat.join("tags.toml"), "[tags]\nMode = \"review\"\n");
+    let base = [
+        "--root",
+        root.to_str().unwrap(),
+        "--catalogue",
+        cat.to_str().unwrap(),
+        "--source",
+        "static",
+        "tags",
+    ];
+    let run = |extra: &[&str], rust_log: Option<&str>| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_boot"));
+        c.args(extra).args(base).env_remove("BOOT_ROOT").env_remove("RUST_LOG");
+        if let Some(l) = rust_log {
+            c.env("RUST_LOG", l);
+        }
+        let o = c.output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+        assert!(text(&o.stdout).contains("\"Mode\"\t\"review\""));
+        text(&o.stderr)
+    };
+    assert!(!run(&[], None).contains("debug:"));
+    let v = run(&["-v"], None);
+    assert!(v.contains("boot: debug: reading tags from static:"), "{v}");
+    assert!(run(&[], Some("debug")).contains("boot: debug: reading tags from static:"));
+    assert!(!run(&["-q"], Some("debug")).contains("debug:"), "-q wins over RUST_LOG");
+    assert!(run(&["-vv"], None).contains("boot: debug: "));
+    std::fs::remove_dir_all(&d).unwrap();
+}
