@@ -193,3 +193,110 @@ fn every_page_is_well_formed() {
         }
     }
 }
+
+/// The file-format pages of section 5, beside the section-8 pages.
+const FORMAT_PAGES: [&str; 2] = ["boot.toml", "service.toml"];
+
+/// The keys boot's strict decoder accepts where `probe` puts an unknown
+/// key: the `expected ...` list of its error (nothing is taken from the
+/// pages or the source).
+fn expected_keys(o: &harness::Outcome) -> Vec<String> {
+    let err = &o.stderr;
+    let list = err
+        .split_once("unknown field `zz_probe`, expected ")
+        .map(|(_, l)| l)
+        .unwrap_or_else(|| panic!("no unknown-field error: {err}"));
+    list.split('`').skip(1).step_by(2).map(str::to_string).collect()
+}
+
+/// Every key of `boot.toml` and `service.toml`, as the built boot accepts
+/// them, is named in the section-5 page.
+#[test]
+fn file_format_pages_document_every_key() {
+    let bin = built("boot").expect("boot is not built: cargo build --workspace --bins");
+    let sandbox = Sandbox::new("format-keys");
+    let root = sandbox.path().join("root");
+    let conf = root.join("etc/boot/boot.toml");
+    std::fs::create_dir_all(conf.parent().unwrap()).unwrap();
+    let mut boot_toml = BTreeSet::new();
+    for table in ["", "[keys]\n", "[imds]\n"] {
+        std::fs::write(&conf, format!("{table}zz_probe = 1\n")).unwrap();
+        let o = sandbox.run(&bin, "boot", &["status".to_string()]);
+        assert_eq!(o.code, Some(2), "{o:?}");
+        boot_toml.extend(expected_keys(&o));
+    }
+    std::fs::remove_file(&conf).unwrap();
+    for k in ["sources", "wait_s", "deadline_ms", "token_ttl_s", "mode"] {
+        assert!(boot_toml.contains(k), "probe missed {k}: {boot_toml:?}");
+    }
+    let cat = sandbox.path().join("cat");
+    std::fs::create_dir_all(cat.join("p")).unwrap();
+    std::fs::create_dir_all(cat.join("env/common")).unwrap();
+    std::fs::write(cat.join("tags.toml"), "[tags]\nMode = \"review\"\n").unwrap();
+    let head = "schema = 1\nname = \"p\"\nkind = \"app\"\nmodes = [\"review\"]\n[process]\ncommand = [\"/bin/true\"]\n";
+    let mut service_toml = BTreeSet::new();
+    for table in [
+        "",
+        "[process.limits]",
+        "[runtime]",
+        "[env]",
+        "[components.x]",
+        "[dependencies]",
+        "[stop]",
+        "[check]",
+        "[ready]",
+        "[data]",
+        "[log]",
+    ] {
+        let text = if table.is_empty() {
+            format!("zz_probe = 1\n{head}")
+        } else {
+            format!("{head}{table}\nzz_probe = 1\n")
+        };
+        std::fs::write(cat.join("p/service.toml"), text).unwrap();
+        let args = ["--catalogue", cat.to_str().unwrap(), "--source", "static", "plan"].map(String::from);
+        let o = sandbox.run(&bin, "boot", &args);
+        assert_eq!(o.code, Some(2), "{table}: {o:?}");
+        service_toml.extend(expected_keys(&o));
+    }
+    for k in
+        ["schema", "process", "open_files", "manager", "from_tags", "signal", "notify", "creates", "keep"]
+    {
+        assert!(service_toml.contains(k), "probe missed {k}: {service_toml:?}");
+    }
+    for (page, keys) in [("boot.toml", &boot_toml), ("service.toml", &service_toml)] {
+        let path = top().join("docs/man").join(format!("{page}.5"));
+        let raw = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{} is missing", path.display()));
+        let text = roff_to_text(&raw);
+        let missing: Vec<&String> = keys.iter().filter(|k| !mentions(&text, k)).collect();
+        assert!(missing.is_empty(), "{} does not document {missing:?} (all: {keys:?})", path.display());
+    }
+}
+
+/// The section-5 pages are well-formed roff with the usual sections, and
+/// boot(8) points at them.
+#[test]
+fn file_format_pages_are_well_formed() {
+    let groff = std::path::Path::new("/usr/bin/groff").exists();
+    for page in FORMAT_PAGES {
+        let path = top().join("docs/man").join(format!("{page}.5"));
+        let raw = std::fs::read_to_string(&path).unwrap_or_else(|_| panic!("{} is missing", path.display()));
+        let th: Vec<&str> = raw.lines().next().unwrap_or("").split_whitespace().collect();
+        assert_eq!(th.first(), Some(&".TH"), "{}: no .TH line first", path.display());
+        assert_eq!(th.get(2), Some(&"5"), "{}: section", path.display());
+        let secs: Vec<&str> = raw.lines().filter_map(|l| l.strip_prefix(".SH ")).map(str::trim).collect();
+        for want in ["NAME", "SYNOPSIS", "DESCRIPTION", "EXAMPLES", "SEE ALSO"] {
+            assert!(secs.contains(&want), "{}: no {want} section (has {secs:?})", path.display());
+        }
+        let name_line = raw.split(".SH NAME\n").nth(1).and_then(|r| r.lines().next()).unwrap_or("");
+        assert!(roff_to_text(name_line).starts_with(page), "{}: NAME line {name_line:?}", path.display());
+        if groff {
+            let o = Command::new("groff").args(["-t", "-man", "-ww", "-z"]).arg(&path).output().unwrap();
+            let warnings = String::from_utf8_lossy(&o.stderr);
+            assert!(o.status.success() && warnings.is_empty(), "{}: groff says:\n{warnings}", path.display());
+        }
+        let boot8 = page_text("boot").expect("docs/man/boot.8 is missing");
+        let refers = boot8.contains(&format!("{page}(5)")) || boot8.contains(&format!("{page} (5)"));
+        assert!(refers, "boot.8 does not refer to {page}(5)");
+    }
+}

@@ -127,6 +127,9 @@ fn every_file_is_at_debians_path_and_owned_by_root() {
         want.insert(format!("usr/share/zsh/vendor-completions/_{p}"));
         want.insert(format!("usr/share/fish/vendor_completions.d/{p}.fish"));
     }
+    for page in ["boot.toml", "service.toml"] {
+        want.insert(format!("usr/share/man/man5/{page}.5.gz"));
+    }
     want.insert("usr/share/doc/runit-rs/copyright".into());
     want.insert("usr/share/doc/runit-rs/README.md".into());
     for e in fs::read_dir(top().join("docs")).unwrap().flatten() {

@@ -118,8 +118,12 @@ cp "$top"/docs/*.md "$doc/docs/"
     printf 'Files: *\nCopyright: %s\nLicense: BSD-3-Clause\n' "$(field copyright)"
     sed -e 's/^$/./' -e 's/^/ /' "$top/LICENSE"
 } >"$doc/copyright"
+# boot's file formats, section 5.
+for f in boot.toml.5 service.toml.5; do
+    install -D -m 644 "$top/docs/man/$f" "$stage/usr/share/man/man5/$f"
+done
 # Debian policy: man pages compressed with gzip -9n (no name, no time).
-for f in "$stage"/usr/share/man/man8/*.8; do
+for f in "$stage"/usr/share/man/man8/*.8 "$stage"/usr/share/man/man5/*.5; do
     gzip -9n "$f"
 done
 

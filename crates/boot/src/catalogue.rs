@@ -16,6 +16,38 @@ use std::path::{Path, PathBuf};
 /// Manifest schema version understood.
 pub const SCHEMA: u32 = 1;
 
+/// The run modes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Every app plus its databases on this box.
+    Review,
+    /// One service, one component.
+    Staging,
+    /// One service, one component.
+    Production,
+}
+
+impl Mode {
+    /// Exact, case-sensitive parse.
+    pub fn parse(s: &str) -> Option<Mode> {
+        match s {
+            "review" => Some(Mode::Review),
+            "staging" => Some(Mode::Staging),
+            "production" => Some(Mode::Production),
+            _ => None,
+        }
+    }
+
+    /// The tag value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Review => "review",
+            Mode::Staging => "staging",
+            Mode::Production => "production",
+        }
+    }
+}
+
 /// `app` services are selected by mode and tags; `dependency` services run
 /// only when an app needs them (review mode).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -372,7 +404,7 @@ impl Manifest {
                 self.name
             )));
         }
-        if let Some(m) = self.modes.iter().find(|m| crate::plan::Mode::parse(m).is_none()) {
+        if let Some(m) = self.modes.iter().find(|m| Mode::parse(m).is_none()) {
             return Err(bad(format!("unknown mode {m:?}")));
         }
         if self.process.command.is_empty()

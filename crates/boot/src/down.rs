@@ -17,7 +17,6 @@
 //! listening on the services' ports. Leftovers are reported (exit 7).
 //! `down` on a clean box is a no-op and exits 0.
 
-use crate::apply;
 use crate::context::Boot;
 use crate::error::{BootError, Context, Result};
 use crate::fsx;
@@ -86,7 +85,7 @@ pub fn teardown(boot: &Boot, state: Option<State>, purge: bool, last: bool) -> R
         for name in st.order.iter().rev() {
             let Some(ss) = st.services.get(name) else { continue };
             let dir = l.service_dir(&ss.dirname(name));
-            let r = apply::stop_service(&dir, ss);
+            let r = orphan::stop_service(&dir, ss.stop_how());
             if r.found {
                 stopped.push(name.clone());
             }
@@ -98,7 +97,7 @@ pub fn teardown(boot: &Boot, state: Option<State>, purge: bool, last: bool) -> R
         }
     }
     for dir in service_dirs(&l.sv_dir()).into_iter().filter(|d| !done.contains(d)) {
-        groups.extend(svctl::stop(&dir, svctl::StopHow::UNKNOWN).pgid);
+        groups.extend(orphan::stop_service(&dir, svctl::StopHow::UNKNOWN).pgid);
     }
     if std::fs::symlink_metadata(l.current()).is_ok() {
         fsx::ensure_dir(&l.sets_dir().join("empty"), 0o755)

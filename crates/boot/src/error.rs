@@ -6,7 +6,6 @@
 //! from "the metadata service is down, nothing changed" from "the new set
 //! failed its checks and was rolled back".
 
-use std::fmt;
 use std::io;
 
 /// boot's exit codes.
@@ -40,27 +39,36 @@ impl Exit {
 }
 
 /// Everything that can stop boot.
-#[derive(Debug)]
+#[derive(Debug, thiserror::Error)]
 pub enum BootError {
     /// Bad command line; the text is printed before the usage.
+    #[error("{0}")]
     Usage(String),
     /// Invalid configuration, catalogue, tags or env layers.
+    #[error("{0}")]
     Invalid(String),
     /// A tag source could not be reached.
+    #[error("{0}")]
     Unavailable(String),
     /// Instance tags are not enabled in the metadata service.
+    #[error("{0}")]
     TagsDisabled(String),
     /// A change that needs an explicit `--allow-…` flag.
+    #[error("{0}")]
     Refused(String),
     /// Apply failed after the switch and was rolled back.
+    #[error("{0}")]
     Failed(String),
     /// `down` left things behind.
+    #[error("{0}")]
     Leftovers(String),
     /// A system call failed while doing `what`.
+    #[error("{what}: {}", runit_core::errtext::io_text(.err))]
     Io {
         /// What boot was doing, in runit's `unable to …` wording.
         what: String,
         /// The error.
+        #[source]
         err: io::Error,
     },
 }
@@ -91,17 +99,6 @@ impl BootError {
     }
 }
 
-impl fmt::Display for BootError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            BootError::Usage(m) | BootError::Invalid(m) | BootError::Unavailable(m) => f.write_str(m),
-            BootError::TagsDisabled(m) | BootError::Refused(m) | BootError::Failed(m) => f.write_str(m),
-            BootError::Leftovers(m) => f.write_str(m),
-            BootError::Io { what, err } => write!(f, "{what}: {}", runit_core::errtext::io_text(err)),
-        }
-    }
-}
-
 /// `Result` with [`BootError`].
 pub type Result<T> = std::result::Result<T, BootError>;
 
@@ -114,5 +111,20 @@ pub trait Context<T> {
 impl<T> Context<T> for io::Result<T> {
     fn ctx(self, what: impl FnOnce() -> String) -> Result<T> {
         self.map_err(|e| BootError::io(what(), e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn is_a_std_error_with_its_source() {
+        let e = BootError::io("unable to write state", io::Error::from_raw_os_error(libc::ENOSPC));
+        let dyn_err: &dyn std::error::Error = &e;
+        assert!(dyn_err.to_string().starts_with("unable to write state: "), "{dyn_err}");
+        assert!(dyn_err.source().is_some());
+        assert_eq!(e.exit(), Exit::System);
+        assert_eq!(BootError::TagsDisabled("x".into()).to_string(), "x");
     }
 }

@@ -54,6 +54,26 @@ fn pid_of(i: &Instance) -> i32 {
     i32::try_from(i.pid).unwrap_or(0)
 }
 
+/// Stops the main service of `dir` whichever way it runs: through its
+/// runsv ([`svctl::stop`]), then, when no runsv supervises `dir` (any more),
+/// the service process it last started, directly ([`stop`]). Says what it
+/// stops and how long it may wait.
+pub fn stop_service(dir: &Path, how: StopHow) -> Stopped {
+    log::info!(
+        "stopping {}: signal {}, waiting up to {} s before SIGKILL",
+        dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        how.signal,
+        how.timeout.as_secs()
+    );
+    let mut out = svctl::stop(dir, how);
+    // runsv gone before or during the stop: what it left behind.
+    if let Some(left) = find(dir, Supervise::MAIN) {
+        let r = stop(&left, how);
+        out = Stopped { found: true, pgid: r.pgid.or(out.pgid), killed: out.killed || r.killed };
+    }
+    out
+}
+
 /// Stops a main service process found by [`find`], as `control/t` and
 /// runsv would have, escalating to SIGKILL of its process group.
 pub fn stop(left: &Instance, how: StopHow) -> Stopped {

@@ -21,37 +21,7 @@ use crate::tags::{TagSet, files::ASG_KEY};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-/// The run modes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Mode {
-    /// Every app plus its databases on this box.
-    Review,
-    /// One service, one component.
-    Staging,
-    /// One service, one component.
-    Production,
-}
-
-impl Mode {
-    /// Exact, case-sensitive parse.
-    pub fn parse(s: &str) -> Option<Mode> {
-        match s {
-            "review" => Some(Mode::Review),
-            "staging" => Some(Mode::Staging),
-            "production" => Some(Mode::Production),
-            _ => None,
-        }
-    }
-
-    /// The tag value.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Mode::Review => "review",
-            Mode::Staging => "staging",
-            Mode::Production => "production",
-        }
-    }
-}
+pub use crate::catalogue::Mode;
 
 /// A user switch: user and group names.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -338,17 +308,30 @@ impl Placeholders<'_> {
         while let Some(open) = rest.find('{') {
             out.push_str(rest.get(..open).unwrap_or(""));
             let after = rest.get(open + 1..).unwrap_or("");
-            let close = after.find('}').ok_or_else(|| self.bad(s))?;
+            let close = after.find('}').ok_or_else(|| self.bad("", s))?;
             let key = after.get(..close).unwrap_or("");
-            out.push_str(&self.value(key).ok_or_else(|| self.bad(s))?);
+            match key.strip_prefix("newest:") {
+                Some(pattern) => out.push_str(&crate::runtime::newest(pattern, self.name)?),
+                None => out.push_str(&self.value(key).ok_or_else(|| self.bad(key, s))?),
+            }
             rest = after.get(close + 1..).unwrap_or("");
         }
         out.push_str(rest);
         Ok(out)
     }
 
-    fn bad(&self, s: &str) -> BootError {
-        BootError::invalid(format!("catalogue: {}: unknown or unset placeholder in {s:?}", self.name))
+    fn bad(&self, key: &str, s: &str) -> BootError {
+        if key.is_empty() {
+            return BootError::invalid(format!(
+                "catalogue: {}: unclosed or empty placeholder in {s:?}",
+                self.name
+            ));
+        }
+        BootError::invalid(format!(
+            "catalogue: {}: unknown or unset placeholder {{{key}}} in {s:?} (known: {{bin}} {{name}} {{component}} \
+             {{mode}} {{env}} {{data}} {{port}} {{port:SERVICE}} {{newest:PATTERN}})",
+            self.name
+        ))
     }
 
     fn argv(&self, argv: &[String]) -> Result<Vec<String>> {

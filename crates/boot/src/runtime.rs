@@ -8,6 +8,11 @@
 //! `MISE_<TOOL>_VERSION`. The run script then execs the real binary: no
 //! shims, no shell functions, no lookup at run time, and a runtime bump
 //! changes the service's hash so exactly that service restarts.
+//!
+//! [`newest`] serves the `{newest:PATTERN}` placeholder: system packages
+//! that install per major version (Debian's `/usr/lib/postgresql/<N>/bin`:
+//! 15 on Debian 12, 17 on Debian 13) are found at render time, so one
+//! catalogue fits both.
 
 use crate::catalogue::{Manager, Runtime};
 use crate::error::{BootError, Result};
@@ -82,6 +87,51 @@ pub fn resolve(rt: &Runtime, workdir: &str, service: &str) -> Result<RuntimeEnv>
     Ok(out)
 }
 
+/// A version as a list of numbers (`15`, `9.6`, `3.12.1`); `None` unless
+/// it is dot-separated decimal numbers.
+fn numeric_version(s: &str) -> Option<Vec<u64>> {
+    if s.is_empty() {
+        return None;
+    }
+    s.split('.').map(|p| if p.is_empty() { None } else { p.parse::<u64>().ok() }).collect()
+}
+
+/// Resolves `{newest:PATTERN}`: `PATTERN` is an absolute path with exactly
+/// one component `*` (`/usr/lib/postgresql/*/bin`); the result is the
+/// existing directory it matches whose `*` is the highest numeric version
+/// (`17` over `15`, `9.6` under `10`; names that are not versions, like
+/// `15.bak`, never match). No match is an error naming the pattern.
+pub fn newest(pattern: &str, service: &str) -> Result<String> {
+    let bad = |why: &str| {
+        BootError::invalid(format!("catalogue: {service}: placeholder {{newest:{pattern}}}: {why}"))
+    };
+    if !pattern.starts_with('/') {
+        return Err(bad("the pattern must be an absolute path"));
+    }
+    let parts: Vec<&str> = pattern.split('/').collect();
+    if parts.iter().any(|p| *p == "." || *p == "..") || parts.iter().filter(|p| p.contains('*')).count() != 1
+    {
+        return Err(bad("the pattern needs exactly one path component \"*\" and no \".\" or \"..\""));
+    }
+    let star =
+        parts.iter().position(|p| *p == "*").ok_or_else(|| bad("\"*\" must be a whole path component"))?;
+    let parent = parts.get(..star).map(|p| p.join("/")).unwrap_or_default();
+    let parent = if parent.is_empty() { "/".to_string() } else { parent };
+    let rest = parts.get(star + 1..).map(|p| p.join("/")).unwrap_or_default();
+    let mut best: Option<(Vec<u64>, String)> = None;
+    if let Ok(entries) = std::fs::read_dir(&parent) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let Some(v) = numeric_version(&name) else { continue };
+            let cand = Path::new(&parent).join(&name).join(&rest);
+            if cand.is_dir() && best.as_ref().is_none_or(|(b, _)| v > *b) {
+                best = Some((v, cand.display().to_string().trim_end_matches('/').to_string()));
+            }
+        }
+    }
+    best.map(|(_, p)| p).ok_or_else(|| bad("no directory matches (is the package installed?)"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,6 +159,32 @@ mod tests {
         let mut evil = rt.clone();
         evil.tools.insert("nodejs".into(), "../../x".into());
         assert!(resolve(&evil, &d.join("app").display().to_string(), "web").is_err());
+        let _ = std::fs::remove_dir_all(&d);
+    }
+
+    #[test]
+    fn newest_picks_the_highest_numeric_version() {
+        let d = std::env::temp_dir().join(crate::fsx::unique_name("boot-newest-"));
+        let pg = d.join("usr/lib/postgresql");
+        for v in ["9.6", "15", "17", "100.bak", "latest"] {
+            std::fs::create_dir_all(pg.join(v).join("bin")).expect("mkdir");
+        }
+        std::fs::create_dir_all(pg.join("18")).expect("mkdir"); // no bin/: not a match
+        let pat = format!("{}/*/bin", pg.display());
+        assert_eq!(newest(&pat, "postgres").expect("newest"), format!("{}/17/bin", pg.display()));
+        std::fs::remove_dir_all(pg.join("17")).expect("rm");
+        std::fs::remove_dir_all(pg.join("15")).expect("rm");
+        assert_eq!(newest(&pat, "postgres").expect("9.6"), format!("{}/9.6/bin", pg.display()));
+        std::fs::create_dir_all(pg.join("10/bin")).expect("mkdir");
+        assert_eq!(newest(&pat, "postgres").expect("10"), format!("{}/10/bin", pg.display()));
+        let none = newest(&format!("{}/nothing/*/bin", d.display()), "postgres");
+        assert!(
+            matches!(&none, Err(BootError::Invalid(m)) if m.contains("no directory matches")),
+            "{none:?}"
+        );
+        for bad in ["usr/*/bin", "/usr/lib/*/*/bin", "/usr/lib/post*/bin", "/usr/../*/bin", "/usr/lib/bin"] {
+            assert!(newest(bad, "x").is_err(), "{bad}");
+        }
         let _ = std::fs::remove_dir_all(&d);
     }
 }

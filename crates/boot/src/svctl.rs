@@ -13,8 +13,9 @@
 //! record of its notification (`runit_core::health::awaited`); otherwise
 //! `./check` (cwd = service dir, output discarded, exit 0 = ready).
 //!
-//! [`stop`] also stops what a runsv that is gone left running (stage 3, a
-//! killed supervision tree): see [`crate::orphan`].
+//! This is the bottom of boot's pipeline: it imports no other module of
+//! boot. What a runsv that is gone left running (stage 3, a killed
+//! supervision tree) is stopped by the `orphan` module, on top of this.
 
 use runit_core::health::{self, HealthState, Readiness};
 use runit_core::instance;
@@ -125,25 +126,19 @@ pub fn sweep(pgid: Option<i32>, out: &mut Stopped) {
     }
 }
 
-/// Stops the main service of `dir`: `d` (runsv runs `control/t`, which
-/// sends the stop signal), wait up to the timeout, then escalate: SIGKILL
-/// to the whole process group when the service leads one, else runsv's
-/// `k`. Both at once would race (a `k` that reaches runsv after the KILL
-/// lands during `./finish` makes runsv run finish again and can lose its
-/// output). Stragglers left in the group after the leader exited get
-/// SIGKILL too, so nothing of the service survives.
+/// Stops the main service of `dir` through its runsv: `d` (runsv runs
+/// `control/t`, which sends the stop signal), wait up to the timeout, then
+/// escalate: SIGKILL to the whole process group when the service leads
+/// one, else runsv's `k`. Both at once would race (a `k` that reaches runsv
+/// after the KILL lands during `./finish` makes runsv run finish again and
+/// can lose its output). Stragglers left in the group after the leader
+/// exited get SIGKILL too, so nothing of the service survives.
 ///
-/// When no runsv supervises `dir` (any more), the service process it last
-/// started may still run: [`crate::orphan::stop`] signals it directly.
+/// Without a runsv this does nothing (`found` false): what a runsv that is
+/// gone left running is the `orphan` module's job (its `stop_service` does
+/// both).
 pub fn stop(dir: &Path, how: StopHow) -> Stopped {
-    let mut out =
-        if alive(dir, Supervise::MAIN) { stop_through_runsv(dir, how.timeout) } else { Stopped::default() };
-    // runsv gone before or during the stop: what it left behind.
-    if let Some(left) = crate::orphan::find(dir, Supervise::MAIN) {
-        let r = crate::orphan::stop(&left, how);
-        out = Stopped { found: true, pgid: r.pgid.or(out.pgid), killed: out.killed || r.killed };
-    }
-    out
+    if alive(dir, Supervise::MAIN) { stop_through_runsv(dir, how.timeout) } else { Stopped::default() }
 }
 
 fn stop_through_runsv(dir: &Path, timeout: Duration) -> Stopped {
@@ -212,6 +207,19 @@ enum NotReady {
     NoNotification,
 }
 
+impl NotReady {
+    fn word(self) -> &'static str {
+        match self {
+            NotReady::NotRunning => "it is not running",
+            NotReady::CheckFailed => "its check did not pass",
+            NotReady::NoNotification => "it did not report ready",
+        }
+    }
+}
+
+/// How often [`ready`] says it is still waiting.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
 /// One look at the service of `dir`: `Ok(())` when it is ready, i.e.
 /// running (state run, a pid) and, with a declared mechanism, recorded
 /// ready by runsv for that pid; without one, passing its `./check` (if
@@ -233,10 +241,14 @@ fn look(dir: &Path, has_check: bool, check_limit: Duration) -> Result<(), Option
 
 /// Waits until the service of `dir` is ready (see [`look`]). `None` on
 /// success, else what was last seen.
-pub fn ready(dir: &Path, timeout: Duration) -> Option<String> {
+/// Every [`PROGRESS_EVERY`] it logs that it still waits for `name`, what
+/// it last saw, and how long is left.
+pub fn ready(name: &str, dir: &Path, timeout: Duration) -> Option<String> {
     let has_check = dir.join("check").exists();
-    let deadline = Instant::now() + timeout;
+    let start = Instant::now();
+    let deadline = start + timeout;
     let mut pause = Duration::from_millis(20);
+    let mut next_note = start + PROGRESS_EVERY;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let seen = match look(dir, has_check, left.max(Duration::from_millis(100))) {
@@ -244,15 +256,18 @@ pub fn ready(dir: &Path, timeout: Duration) -> Option<String> {
             Err(None) => return Some("its restart policy gave up".into()),
             Err(Some(seen)) => seen,
         };
-        if Instant::now() >= deadline {
-            return Some(
-                match seen {
-                    NotReady::NotRunning => "it is not running",
-                    NotReady::CheckFailed => "its check did not pass",
-                    NotReady::NoNotification => "it did not report ready",
-                }
-                .into(),
+        let now = Instant::now();
+        if now >= next_note && now < deadline {
+            log::info!(
+                "still waiting for {name} to be ready ({}; {:.0} s of {} s)",
+                seen.word(),
+                (now - start).as_secs_f64(),
+                timeout.as_secs()
             );
+            next_note = now + PROGRESS_EVERY;
+        }
+        if Instant::now() >= deadline {
+            return Some(seen.word().into());
         }
         std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
         pause = (pause * 2).min(Duration::from_millis(250));

@@ -283,3 +283,157 @@ fn render_readiness_declarations() {
     );
     assert_eq!(db.manifest.ready_timeout_s(), Some(9));
 }
+
+/// The modules of `src/` and the modules each one names (`crate::x`),
+/// comments excluded.
+fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    for e in std::fs::read_dir(&src).unwrap().flatten() {
+        files.push(e.path());
+    }
+    for e in std::fs::read_dir(src.join("tags")).unwrap().flatten() {
+        files.push(e.path());
+    }
+    let mut graph = std::collections::BTreeMap::new();
+    for f in files.iter().filter(|f| f.extension().is_some_and(|x| x == "rs")) {
+        let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
+        // tags/*.rs belong to `tags`.
+        let name = if f.parent().unwrap().ends_with("tags") { "tags".to_string() } else { stem.clone() };
+        if ["lib", "main", "tests"].contains(&name.as_str()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(f).unwrap();
+        let text = text.split("#[cfg(test)]").next().unwrap_or("");
+        let deps: &mut std::collections::BTreeSet<String> = graph.entry(name.clone()).or_default();
+        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
+            for (i, _) in line.match_indices("crate::") {
+                let m: String =
+                    line[i + 7..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+                if !m.is_empty() && m != name {
+                    deps.insert(m);
+                }
+            }
+        }
+    }
+    graph
+}
+
+/// boot's modules form a one-way pipeline (lib.rs): no import cycle, and
+/// no stage reaches forward to a later one.
+#[test]
+fn modules_form_a_one_way_pipeline() {
+    let graph = module_graph();
+    assert!(graph.len() > 20, "{graph:?}");
+    // Depth-first search for a cycle.
+    fn visit(
+        n: &str,
+        g: &std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        path: &mut Vec<String>,
+        done: &mut std::collections::BTreeSet<String>,
+    ) {
+        if done.contains(n) {
+            return;
+        }
+        if let Some(i) = path.iter().position(|p| p == n) {
+            panic!("import cycle: {} -> {n}", path[i..].join(" -> "));
+        }
+        path.push(n.to_string());
+        for d in g.get(n).into_iter().flatten() {
+            visit(d, g, path, done);
+        }
+        path.pop();
+        done.insert(n.to_string());
+    }
+    let mut done = std::collections::BTreeSet::new();
+    for n in graph.keys() {
+        visit(n, &graph, &mut Vec::new(), &mut done);
+    }
+    let later = |m: &str, forbidden: &[&str]| {
+        let deps = graph.get(m).unwrap_or_else(|| panic!("no module {m}"));
+        for f in forbidden {
+            assert!(!deps.contains(*f), "{m} must not use {f} (a later stage): {deps:?}");
+        }
+    };
+    let control = ["apply", "down", "status", "context", "cli"];
+    later("tags", &["catalogue", "plan", "render", "svctl", "orphan", "runsvdir", "state"]);
+    later("tags", &control);
+    later("catalogue", &["plan", "render", "runtime", "state", "svctl"]);
+    later("plan", &["render", "svctl", "orphan", "runsvdir"]);
+    later("plan", &control);
+    later("render", &["svctl", "orphan", "runsvdir", "state"]);
+    later("render", &control);
+    later("svctl", &["orphan", "state", "catalogue", "plan", "render"]);
+    later("down", &["apply"]);
+}
+
+/// The catalogue's PostgreSQL manifest, as shipped, finds its programs at
+/// render time: the same file plans on a Debian 12 tree (PostgreSQL 15) and
+/// a Debian 13 tree (17, beside an older 13), and fails clearly without one.
+#[test]
+fn postgres_programs_are_found_at_render_time() {
+    let dir = std::env::temp_dir().join(crate::fsx::unique_name("boot-pg-"));
+    let shipped = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sv-templates/postgres/service.toml"),
+    )
+    .unwrap();
+    assert!(!shipped.contains("/usr/lib/postgresql/15"), "no hard-coded major version");
+    let plan_on = |root: &str| {
+        let manifest =
+            shipped.replace("/usr/lib/postgresql/", &format!("{}/{root}/usr/lib/postgresql/", dir.display()));
+        write(&dir, &format!("{root}/cat/postgres/service.toml"), &manifest);
+        write(
+            &dir,
+            &format!("{root}/cat/app/service.toml"),
+            "schema = 1\nname = \"app\"\nkind = \"app\"\nmodes = [\"review\"]\n[process]\ncommand = [\"/bin/true\"]\n\
+             [dependencies]\nreview = [\"postgres\"]\n",
+        );
+        write(&dir, &format!("{root}/cat/env/common/A"), "a\n");
+        let f = Fixture {
+            dir: dir.join("unused"),
+            cat: Catalogue::load(&dir.join(root).join("cat")).unwrap(),
+            config: Config::default(),
+        };
+        resolve(&f, &[("Mode", "review")], None)
+    };
+    let fake = |root: &str, versions: &[&str]| {
+        for v in versions {
+            for prog in ["postgres", "initdb", "pg_isready"] {
+                write(&dir, &format!("{root}/usr/lib/postgresql/{v}/bin/{prog}"), "#!/bin/sh\n");
+            }
+        }
+    };
+    fake("bookworm", &["15"]);
+    fake("trixie", &["13", "17"]);
+    for (root, major) in [("bookworm", "15"), ("trixie", "17")] {
+        let p = plan_on(root).unwrap();
+        let pg = p.services.iter().find(|s| s.name == "postgres").unwrap();
+        let bin = format!("{}/{root}/usr/lib/postgresql/{major}/bin", dir.display());
+        assert_eq!(pg.argv[0], format!("{bin}/postgres"), "{root}");
+        assert_eq!(pg.init.as_ref().unwrap()[0], format!("{bin}/initdb"), "{root}");
+        assert_eq!(pg.check.as_ref().unwrap()[0], format!("{bin}/pg_isready"), "{root}");
+    }
+    match plan_on("empty") {
+        Err(BootError::Invalid(m)) => {
+            assert!(
+                m.contains("catalogue: postgres: placeholder {newest:") && m.contains("no directory matches"),
+                "{m}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn unknown_placeholders_are_refused_naming_them() {
+    let f = fixture();
+    let mut cat = f.cat.clone();
+    let worker = cat.services.get_mut("worker").unwrap();
+    worker.process.command = vec!["/bin/echo".into(), "{pg_bin}".into()];
+    let g = Fixture { dir: f.dir.join("unused"), cat, config: f.config.clone() };
+    match resolve(&g, &[("Mode", "production"), ("Service", "worker")], None) {
+        Err(BootError::Invalid(m)) => assert!(m.contains("unknown or unset placeholder {pg_bin}"), "{m}"),
+        other => panic!("{other:?}"),
+    }
+}

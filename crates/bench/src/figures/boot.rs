@@ -31,8 +31,9 @@ use std::time::Duration;
 
 /// Our programs a review box needs (in the boot.toml bin dir).
 const BIN: [&str; 8] = ["boot", "chpst", "svlogd", "sv", "runsv", "runsvdir", "sample-web", "sample-worker"];
-/// What the review stack needs from Debian.
-const DEBIAN: [&str; 2] = ["/usr/lib/postgresql/15/bin/postgres", "/usr/bin/redis-server"];
+/// What the review stack needs from Debian (PostgreSQL of any major
+/// version: the catalogue finds the newest at render time).
+const DEBIAN: [&str; 2] = ["/usr/lib/postgresql", "/usr/bin/redis-server"];
 
 /// `boot up` until every check passes; no-op re-run.
 pub fn up(ctx: &Ctx, res: &mut Results) {
@@ -91,8 +92,9 @@ fn review_box(suite: &Suite) -> Result<Vec<f64>, String> {
     }
     let web = free_port()?;
     let config = format!(
+        // boot's default source is imds alone: the review box names the static one.
         "catalogue = {:?}\nbin_dir = {:?}\npass_env = [{TAG_VAR:?}]\nstart_timeout_s = 120\n\
-         [ports]\nweb = {web}\npostgres = {}\nredis = {}\n",
+         sources = [\"static\"]\n[ports]\nweb = {web}\npostgres = {}\nredis = {}\n",
         catalogue.display().to_string(),
         bin.display().to_string(),
         free_port()?,
