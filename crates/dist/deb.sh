@@ -122,14 +122,30 @@ cp "$top"/docs/*.md "$doc/docs/"
 for f in boot.toml.5 service.toml.5; do
     install -D -m 644 "$top/docs/man/$f" "$stage/usr/share/man/man5/$f"
 done
+gzip -9nc "$here/debian/changelog" >"$doc/changelog.Debian.gz"
 # Debian policy: man pages compressed with gzip -9n (no name, no time).
 for f in "$stage"/usr/share/man/man8/*.8 "$stage"/usr/share/man/man5/*.5; do
     gzip -9n "$f"
 done
 
+# Debian policy: programs stripped (as dh_strip does; release builds
+# already are, debug builds are not).
+if command -v strip >/dev/null 2>&1; then
+    for f in "$stage"/usr/bin/* "$stage"/usr/sbin/*; do
+        strip --remove-section=.comment --strip-unneeded "$f"
+    done
+fi
+
+# The systemd units (docs/packaging.md#systemd); enabled by the postinst.
+mkdir -p "$stage/usr/lib/systemd/system"
+for f in "$here"/systemd/*.service; do
+    install -m 644 "$f" "$stage/usr/lib/systemd/system/"
+done
+
 mkdir -p "$stage/DEBIAN"
-cp "$here/debian/postinst" "$stage/DEBIAN/postinst"
-chmod 755 "$stage/DEBIAN/postinst"
+for f in postinst prerm postrm; do
+    install -m 755 "$here/debian/$f" "$stage/DEBIAN/$f"
+done
 
 depends=libc6
 if command -v dpkg-shlibdeps >/dev/null 2>&1; then
