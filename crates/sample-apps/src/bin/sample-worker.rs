@@ -59,6 +59,8 @@ fn main() {
     out.say(&format!("queue={queue}"));
     let mut redis = None;
     let mut beats = 0u64;
+    // Beats until the next line: the first beat is logged, then every `every`.
+    let mut due = 1u64;
     while !TERM.load(Ordering::SeqCst) {
         beats += 1;
         if redis.is_none() {
@@ -69,8 +71,10 @@ fn main() {
         {
             redis = None;
         }
-        if (beats - 1) % every == 0 {
+        due -= 1;
+        if due == 0 {
             out.say(&format!("beat {beats} queue={queue}"));
+            due = every;
         }
         std::thread::sleep(interval);
     }
