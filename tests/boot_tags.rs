@@ -25,8 +25,17 @@ struct Ctl {
     /// 401 on every GET, whatever token is sent.
     reject_tokens: bool,
     delay_ms: u64,
+    /// Answer this many next requests with 503.
+    fail_next: usize,
+    /// Revoke the current token when the GET count reaches this (that GET
+    /// and later ones with the old token get 401; a new PUT gets a new one).
+    revoke_at_get: Option<usize>,
+    /// Token generation: the valid token is `TOKEN` followed by it.
+    token_gen: u32,
     /// Requests seen: `METHOD path token=<yes|no> ttl=<yes|no>`.
     seen: Vec<String>,
+    /// TTLs asked for, in order.
+    ttls: Vec<String>,
 }
 
 const TOKEN: &str = "AQAEAFAKE-TOKEN-DO-NOT-LEAK==";
@@ -39,7 +48,12 @@ struct FakeImds {
 
 impl FakeImds {
     fn start(tags: &[(&str, &str)], instance_id: &str) -> FakeImds {
-        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        Self::start_on(0, tags, instance_id)
+    }
+
+    /// On `port` (0: any free one).
+    fn start_on(port: u16, tags: &[(&str, &str)], instance_id: &str) -> FakeImds {
+        let listener = TcpListener::bind(("127.0.0.1", port)).unwrap();
         let port = listener.local_addr().unwrap().port();
         let ctl = Arc::new(Mutex::new(Ctl {
             tags: tags.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
@@ -47,7 +61,11 @@ impl FakeImds {
             tags_enabled: true,
             reject_tokens: false,
             delay_ms: 0,
+            fail_next: 0,
+            revoke_at_get: None,
+            token_gen: 1,
             seen: Vec::new(),
+            ttls: Vec::new(),
         }));
         let stop = Arc::new(AtomicBool::new(false));
         let (c, s) = (ctl.clone(), stop.clone());
@@ -74,6 +92,22 @@ impl FakeImds {
 
     fn seen(&self) -> Vec<String> {
         self.ctl.lock().unwrap().seen.clone()
+    }
+
+    /// Forgets the requests seen so far.
+    fn clear(&self) {
+        let mut c = self.ctl.lock().unwrap();
+        c.seen.clear();
+        c.ttls.clear();
+    }
+
+    /// (token PUTs, GETs) seen.
+    fn counts(&self) -> (usize, usize) {
+        let seen = self.seen();
+        (
+            seen.iter().filter(|r| r.starts_with("PUT")).count(),
+            seen.iter().filter(|r| r.starts_with("GET")).count(),
+        )
     }
 }
 
@@ -124,21 +158,32 @@ fn serve(conn: TcpStream, ctl: &Mutex<Ctl>) {
     }
     let mut parts = line.split_whitespace();
     let (method, path) = (parts.next().unwrap_or("").to_string(), parts.next().unwrap_or("").to_string());
-    let c = {
+    let (c, failing) = {
         let mut g = ctl.lock().unwrap();
         g.seen.push(format!(
             "{method} {path} token={} ttl={}",
             if headers.contains_key("x-aws-ec2-metadata-token") { "yes" } else { "no" },
             if headers.contains_key("x-aws-ec2-metadata-token-ttl-seconds") { "yes" } else { "no" }
         ));
-        g.clone()
+        if let Some(ttl) = headers.get("x-aws-ec2-metadata-token-ttl-seconds") {
+            g.ttls.push(ttl.clone());
+        }
+        let gets = g.seen.iter().filter(|r| r.starts_with("GET")).count();
+        if method == "GET" && g.revoke_at_get == Some(gets) {
+            g.token_gen += 1;
+        }
+        let failing = g.fail_next > 0;
+        g.fail_next = g.fail_next.saturating_sub(1);
+        (g.clone(), failing)
     };
     std::thread::sleep(Duration::from_millis(c.delay_ms));
-    let token_ok =
-        headers.get("x-aws-ec2-metadata-token").map(String::as_str) == Some(TOKEN) && !c.reject_tokens;
-    let (status, body) = if method == "PUT" && path == "/latest/api/token" {
+    let token = format!("{TOKEN}{}", c.token_gen);
+    let token_ok = headers.get("x-aws-ec2-metadata-token") == Some(&token) && !c.reject_tokens;
+    let (status, body) = if failing {
+        (503, "Service Unavailable".to_string())
+    } else if method == "PUT" && path == "/latest/api/token" {
         if headers.contains_key("x-aws-ec2-metadata-token-ttl-seconds") {
-            (200, TOKEN.to_string())
+            (200, token)
         } else {
             (400, "Missing or Invalid Parameters".to_string())
         }
@@ -193,6 +238,9 @@ fn imds_source_and_failures_leave_the_running_set_untouched() {
     let env = [("AWS_EC2_METADATA_SERVICE_ENDPOINT", ep.as_str())];
     let up = b.boot_env(&["up"], &env);
     assert_eq!(up.code, Some(0), "{}", up.stderr);
+    // It says what it waits for, and for how long.
+    assert!(up.stderr.contains("boot: waiting up to 20 s for worker to be ready\n"), "{}", up.stderr);
+    assert!(up.stderr.contains("boot: worker is ready ("), "{}", up.stderr);
     let pid = b.pid("worker");
     let wenv = environ(pid);
     // The whitelisted odd value arrives verbatim, and nothing executed.
@@ -268,6 +316,143 @@ fn imds_source_and_failures_leave_the_running_set_untouched() {
     assert_eq!(environ(new_pid).get("BOOT_INSTANCE_ID").map(Vec::as_slice), Some(&b"i-0bbb"[..]));
     b.ok(&["down"]);
     b.assert_clean();
+}
+
+/// The token: asked for with 21600 s, reused for every request of a fetch,
+/// renewed once on a 401 (and only once), never shown.
+#[test]
+fn imds_token_lifetime_reuse_and_renewal() {
+    let tags: Vec<(String, String)> = (0..8).map(|i| (format!("K{i}"), format!("v{i}"))).collect();
+    let refs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let imds = FakeImds::start(&refs, "i-0tok");
+    let b = BootBox::new("boot-imds-token", "sources = [\"imds\"]\n[imds]\nretries = 0\n");
+    let ep = imds.endpoint();
+    let env = [("AWS_EC2_METADATA_SERVICE_ENDPOINT", ep.as_str())];
+    let o = b.boot_env(&["tags"], &env);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(o.stdout.contains("\"K7\"\t\"v7\"\timds"), "{}", o.stdout);
+    // instance-id, the list, 8 values: one token for all ten GETs.
+    assert_eq!(imds.counts(), (1, 10), "{:?}", imds.seen());
+    assert_eq!(imds.ctl.lock().unwrap().ttls, ["21600"]);
+
+    // The token is revoked on the fifth GET: one new token, then on.
+    imds.clear();
+    imds.set(|c| c.revoke_at_get = Some(5));
+    let o = b.boot_env(&["tags"], &env);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(o.stdout.contains("\"K7\"\t\"v7\"\timds"), "{}", o.stdout);
+    assert_eq!(imds.counts(), (2, 11), "{:?}", imds.seen());
+    assert!(o.stderr.contains("asking for a new one"), "{}", o.stderr);
+    assert!(!o.stderr.contains("FAKE-TOKEN"));
+
+    // A fresh token rejected as well: exit 3 after exactly one renewal.
+    imds.clear();
+    imds.set(|c| {
+        c.revoke_at_get = None;
+        c.reject_tokens = true;
+    });
+    let o = b.boot_env(&["tags", "--wait", "30"], &env);
+    assert_eq!(o.code, Some(3), "{}", o.stderr);
+    assert!(o.stderr.contains("HTTP 401"), "{}", o.stderr);
+    assert!(!o.stderr.contains("waiting for"), "a rejected token is not waited for: {}", o.stderr);
+    assert_eq!(imds.counts(), (2, 2), "{:?}", imds.seen());
+    assert!(!o.stderr.contains("FAKE-TOKEN"));
+}
+
+/// One deadline bounds the whole fetch, however many tags and however
+/// slowly each answers within its own timeout.
+#[test]
+fn imds_whole_fetch_has_one_deadline() {
+    let tags: Vec<(String, String)> = (0..40).map(|i| (format!("K{i:02}"), "v".to_string())).collect();
+    let refs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let imds = FakeImds::start(&refs, "i-0slow");
+    let b = BootBox::new(
+        "boot-imds-deadline",
+        "sources = [\"imds\"]\n[imds]\nretries = 0\ntimeout_ms = 2000\ndeadline_ms = 1500\n",
+    );
+    imds.set(|c| c.delay_ms = 150);
+    let ep = imds.endpoint();
+    let o = b.boot_env(&["tags"], &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", ep.as_str())]);
+    assert_eq!(o.code, Some(3), "{}", o.stderr);
+    assert!(o.stderr.contains("fetch deadline of 1500 ms passed"), "{}", o.stderr);
+    let (_, gets) = imds.counts();
+    assert!(gets < 42, "the fetch went on past its deadline: {gets} GETs");
+    assert!(o.stdout.is_empty());
+}
+
+/// `wait_s` in boot.toml: 5xx answers are waited out with a logged backoff;
+/// without waiting, the first 503 is exit 3 with that error.
+#[test]
+fn imds_wait_rides_out_5xx() {
+    let imds = FakeImds::start(&[("Mode", "production"), ("Service", "worker")], "i-0wait");
+    let b = BootBox::new("boot-imds-5xx", "sources = [\"imds\"]\nwait_s = 120\n[imds]\nretries = 0\n");
+    let ep = imds.endpoint();
+    let env = [("AWS_EC2_METADATA_SERVICE_ENDPOINT", ep.as_str())];
+    imds.set(|c| c.fail_next = 4);
+    let o = b.boot_env(&["tags"], &env);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(o.stdout.contains("\"Service\"\t\"worker\"\timds"), "{}", o.stdout);
+    let waits = o.stderr.lines().filter(|l| l.starts_with("boot: waiting for instance metadata at ")).count();
+    assert!(waits >= 1, "{}", o.stderr);
+    assert!(o.stderr.contains("HTTP 503") && o.stderr.contains("giving up in"), "{}", o.stderr);
+    assert!(o.stderr.contains("answered after"), "{}", o.stderr);
+    // -q hides the waiting lines, not the result.
+    imds.set(|c| c.fail_next = 2);
+    let o = b.boot_env(&["-q", "tags"], &env);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(o.stderr.is_empty(), "{}", o.stderr);
+    // --wait 0 wins over wait_s: the first 503 is final.
+    imds.set(|c| c.fail_next = 1);
+    let o = b.boot_env(&["tags", "--wait", "0"], &env);
+    assert_eq!(o.code, Some(3), "{}", o.stderr);
+    assert!(o.stderr.contains("HTTP 503"), "{}", o.stderr);
+    assert!(!o.stderr.contains("waiting for"), "{}", o.stderr);
+}
+
+/// `--wait`: a metadata service that appears later is waited for; one that
+/// never does is exit 3 with the last error; tags that are not enabled are
+/// exit 4 at once, naming the fix, however long boot may wait.
+#[test]
+fn imds_wait_for_an_absent_service() {
+    let b = BootBox::new("boot-imds-absent", "sources = [\"imds\"]\n[imds]\nretries = 0\n");
+    let port = support::free_port();
+    let ep = format!("http://127.0.0.1:{port}");
+    let err = b.scratch.join("absent.stderr");
+    let mut c = std::process::Command::new(harness::ours("boot"));
+    c.arg("--root").arg(&b.root).args(["tags", "--wait", "120"]);
+    c.env("AWS_EC2_METADATA_SERVICE_ENDPOINT", &ep).stdout(std::process::Stdio::piped());
+    let mut p = harness::Proc::spawn_logging(&mut c, &err);
+    harness::wait_until(Duration::from_secs(60), "boot to say it waits for metadata", || {
+        harness::read(&err).contains(&format!("waiting for instance metadata at {ep}"))
+    });
+    assert!(harness::read(&err).contains("refused"), "{}", harness::read(&err));
+    let imds = FakeImds::start_on(port, &[("Mode", "review")], "i-0late");
+    let st = p.wait_timeout(Duration::from_secs(60)).expect("boot did not finish once metadata answered");
+    assert_eq!(st.code(), Some(0), "{}", harness::read(&err));
+    assert!(harness::read(&err).contains("answered after"), "{}", harness::read(&err));
+    assert!(imds.counts().1 >= 2);
+
+    // Tags disabled: exit 4 at once, whatever --wait says.
+    imds.set(|c| c.tags_enabled = false);
+    let o = b.boot_env(&["tags", "--wait", "600"], &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", ep.as_str())]);
+    assert_eq!(o.code, Some(4), "{}", o.stderr);
+    assert!(o.stderr.contains("InstanceMetadataTags=enabled"), "{}", o.stderr);
+    assert!(!o.stderr.contains("waiting for"), "{}", o.stderr);
+    drop(imds);
+
+    // Never there: exit 3 after the wait, with the last error.
+    let dead = format!("http://127.0.0.1:{}", support::free_port());
+    let o = b.boot_env(&["tags", "--wait", "2"], &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", dead.as_str())]);
+    assert_eq!(o.code, Some(3), "{}", o.stderr);
+    let last = o.stderr.lines().last().unwrap_or("");
+    assert!(
+        last.starts_with("boot: fatal: no instance metadata service after waiting 2 s")
+            && last.contains("refused"),
+        "{}",
+        o.stderr
+    );
+    assert!(o.stdout.is_empty());
+    assert!(!b.root.join("var").exists(), "tags writes nothing");
 }
 
 /// Hostile values are refused before anything is written, on a clean box

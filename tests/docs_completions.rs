@@ -288,7 +288,12 @@ fn bash_completes_chpst_options_accounts_and_the_program() {
 
 #[test]
 fn bash_completes_boot_commands_options_and_sources() {
-    assert_eq!(complete_bash("boot", &["boot", ""], &[]), ["down", "plan", "render", "status", "tags", "up"]);
+    assert_eq!(
+        complete_bash("boot", &["boot", ""], &[]),
+        ["down", "help", "plan", "render", "status", "tags", "up"]
+    );
+    assert_eq!(complete_bash("boot", &["boot", "help", "st"], &[]), ["status"]);
+    assert_eq!(complete_bash("boot", &["boot", "status", "--p"], &[]), ["--prometheus"]);
     let down = complete_bash("boot", &["boot", "down", "--"], &[]);
     assert!(down.contains(&"--purge".to_string()) && !down.contains(&"--json".to_string()), "{down:?}");
     let up = complete_bash("boot", &["boot", "--root", "/tmp", "up", "--sp"], &[]);

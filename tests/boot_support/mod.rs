@@ -111,13 +111,17 @@ impl BootBox {
         b
     }
 
-    /// Rewrites boot.toml (ports, catalogue, bin dir, `extra`).
+    /// Rewrites boot.toml (ports, catalogue, bin dir, `sources = ["static"]`
+    /// unless `extra` names sources, `extra`).
     pub fn write_config(&self, extra: &str) {
         let text = format!(
-            "catalogue = {:?}\nbin_dir = {:?}\npass_env = [{TAG_VAR:?}]\n{}{extra}\n[ports]\nweb = {}\npostgres = {}\nredis = {}\n",
+            "catalogue = {:?}\nbin_dir = {:?}\npass_env = [{TAG_VAR:?}]\n{}{}{extra}\n[ports]\nweb = {}\npostgres = {}\nredis = {}\n",
             self.catalogue.display().to_string(),
             self.bin.display().to_string(),
             if extra.contains("start_timeout_s") { "" } else { "start_timeout_s = 20\n" },
+            // boot's own default is `imds` alone (fail closed); these boxes
+            // take the catalogue's static tags unless the test says otherwise.
+            if extra.contains("sources") { "" } else { "sources = [\"static\"]\n" },
             self.web,
             self.pg,
             self.redis

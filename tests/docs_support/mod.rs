@@ -237,6 +237,9 @@ fn classify(s: &Subject, arg: &str, o: &Outcome) -> bool {
                 false
             } else if usage(o) {
                 true
+            } else if o.code == Some(0) && !o.stdout.is_empty() && o.stderr.is_empty() {
+                // An option answered on its own (boot --version).
+                true
             } else {
                 panic!("{} {arg}: neither usage nor a complaint: {}", s.name, describe(o))
             }

@@ -275,7 +275,14 @@ fn new_state(prep: &Prepared, generation: u64, previous: Option<u64>, runsvdir: 
 /// Stops one service's main process (graceful, then escalated). Its
 /// logger is left to drain: it exits at end of input when runsv goes.
 pub fn stop_service(dir: &Path, ss: &ServiceState) -> svctl::Stopped {
-    svctl::stop(dir, ss.stop_how())
+    let how = ss.stop_how();
+    log::info!(
+        "stopping {}: SIG{}, waiting up to {} s before SIGKILL",
+        dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        ss.stop_signal,
+        how.timeout.as_secs()
+    );
+    svctl::stop(dir, how)
 }
 
 /// Waits for runsv to take `fresh` services, then for every service to be
@@ -284,6 +291,9 @@ fn wait_up(boot: &Boot, prep: &Prepared, fresh: &[String]) -> std::result::Resul
     let start_timeout = Duration::from_secs(boot.config.start_timeout_s);
     for r in prep.rendered.iter().filter(|r| fresh.contains(&r.name)) {
         let dir = boot.layout.service_dir(&r.dirname());
+        if !svctl::alive(&dir, Supervise::MAIN) {
+            log::info!("waiting up to {} s for runsv to pick up {}", start_timeout.as_secs(), r.name);
+        }
         if !svctl::wait(start_timeout, || svctl::alive(&dir, Supervise::MAIN)) {
             return Err(format!(
                 "no runsv picked up {} within {} s (is a runsvdir scanning {}?)",
@@ -296,9 +306,12 @@ fn wait_up(boot: &Boot, prep: &Prepared, fresh: &[String]) -> std::result::Resul
     for (r, s) in prep.rendered.iter().zip(&prep.plan.services) {
         let dir = boot.layout.service_dir(&r.dirname());
         let t = Duration::from_secs(s.manifest.ready_timeout_s().unwrap_or(boot.config.start_timeout_s));
-        if let Some(why) = svctl::ready(&dir, t) {
+        log::info!("waiting up to {} s for {} to be ready", t.as_secs(), r.name);
+        let started = Instant::now();
+        if let Some(why) = svctl::ready(&r.name, &dir, t) {
             return Err(format!("{} is not ready after {} s: {why}", r.name, t.as_secs()));
         }
+        log::info!("{} is ready ({:.1} s)", r.name, started.elapsed().as_secs_f64());
     }
     Ok(())
 }

@@ -1,9 +1,10 @@
 //! `boot.toml`: the image's trusted configuration (`<root>/etc/boot/boot.toml`).
 //!
 //! Every field has a default, so a box without the file runs on the
-//! embedded defaults: the static tag source (`<catalogue>/tags.toml`), the
-//! catalogue in `<root>/usr/share/boot/sv-templates`, and the suite's
-//! binaries next to the `boot` executable. Paths written in this file (and
+//! embedded defaults: the instance metadata source only (`imds`: boot
+//! fails closed, it never guesses a mode from the catalogue's sample
+//! `tags.toml`), the catalogue in `<root>/usr/share/boot/sv-templates`, and
+//! the suite's binaries next to the `boot` executable. Paths written in this file (and
 //! on the command line) are used as written; `--root` relocates only boot's
 //! own files and the defaults.
 
@@ -11,6 +12,9 @@ use crate::error::{BootError, Result};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
+
+/// Longest `wait_s` / `--wait` accepted (one day).
+pub const MAX_WAIT_S: u64 = 86_400;
 
 /// The configuration.
 #[derive(Debug, Clone, Deserialize)]
@@ -23,7 +27,11 @@ pub struct Config {
     /// Tag sources in merge order (later wins per key): `imds`,
     /// `static[:PATH]`, `describe-tags:PATH`, `legacy:PATH`, `env`; a
     /// trailing `?` makes a source optional (skipped when unreachable).
+    /// Default: `imds` alone.
     pub sources: Vec<String>,
+    /// Seconds to keep retrying the metadata service while it is absent,
+    /// refuses connections, times out or answers 5xx (`--wait` wins).
+    pub wait_s: u64,
     /// Where `chpst`, `svlogd`, `sv`, `runsvdir` and `runsv` are; default the
     /// directory of the running `boot`.
     pub bin_dir: Option<PathBuf>,
@@ -59,7 +67,8 @@ impl Default for Config {
         Config {
             catalogue: None,
             env_dir: None,
-            sources: vec!["static".into()],
+            sources: vec!["imds".into()],
+            wait_s: 0,
             bin_dir: None,
             keys: Keys::default(),
             asg_service: None,
@@ -111,9 +120,12 @@ pub struct Imds {
     pub connect_timeout_ms: u64,
     /// Whole-request timeout per attempt.
     pub timeout_ms: u64,
-    /// Attempts per request beyond the first.
+    /// Attempts per request beyond the first (within `deadline_ms`).
     pub retries: u32,
-    /// Token lifetime asked for.
+    /// Bound on one whole fetch: token, instance id, tag list, every value.
+    pub deadline_ms: u64,
+    /// Token lifetime asked for (seconds, 1..=21600); the token is reused
+    /// until shortly before it expires.
     pub token_ttl_s: u32,
     /// Fall back to IMDSv1 (no token) when the token call is refused.
     pub allow_v1: bool,
@@ -128,7 +140,8 @@ impl Default for Imds {
             connect_timeout_ms: 1000,
             timeout_ms: 2000,
             retries: 2,
-            token_ttl_s: 60,
+            deadline_ms: 10_000,
+            token_ttl_s: 21_600,
             allow_v1: false,
             allow_any_endpoint: false,
         }
@@ -138,7 +151,20 @@ impl Default for Imds {
 impl Config {
     /// Parses `boot.toml` text.
     pub fn parse(text: &str) -> Result<Config> {
-        toml::from_str(text).map_err(|e| BootError::invalid(format!("invalid boot.toml: {}", e.message())))
+        let c: Config = toml::from_str(text)
+            .map_err(|e| BootError::invalid(format!("invalid boot.toml: {}", e.message())))?;
+        if !(1..=21600).contains(&c.imds.token_ttl_s) {
+            return Err(BootError::invalid("invalid boot.toml: imds.token_ttl_s must be 1..=21600"));
+        }
+        if c.wait_s > MAX_WAIT_S {
+            return Err(BootError::invalid(format!(
+                "invalid boot.toml: wait_s must be at most {MAX_WAIT_S}"
+            )));
+        }
+        if c.imds.deadline_ms == 0 {
+            return Err(BootError::invalid("invalid boot.toml: imds.deadline_ms must be at least 1"));
+        }
+        Ok(c)
     }
 
     /// Reads `path`; a missing file gives the embedded defaults.
@@ -158,12 +184,16 @@ mod tests {
     #[test]
     fn defaults_and_overrides() {
         let c = Config::parse("").expect("empty");
-        assert_eq!(c.sources, ["static"]);
+        assert_eq!(c.sources, ["imds"], "fail closed: no guessing from the static sample");
+        assert_eq!((c.wait_s, c.imds.token_ttl_s), (0, 21600));
         assert_eq!(c.keys.mode, "Mode");
         let c = Config::parse("sources = [\"imds\", \"env\"]\n[imds]\nretries = 0\n[ports]\nweb = 18080\n")
             .expect("parse");
         assert_eq!(c.imds.retries, 0);
         assert_eq!(c.ports.get("web"), Some(&18080));
         assert!(Config::parse("nonsense = 1").is_err());
+        assert!(Config::parse("wait_s = \"x\"").is_err());
+        assert!(Config::parse("[imds]\ntoken_ttl_s = 21601").is_err());
+        assert_eq!(Config::parse("wait_s = 30").map(|c| c.wait_s).ok(), Some(30));
     }
 }

@@ -29,6 +29,8 @@ pub struct Boot {
     pub env: BTreeMap<String, String>,
     /// Tag sources in merge order.
     pub sources: Vec<Source>,
+    /// How long a required `imds` source waits for the metadata service.
+    pub wait: std::time::Duration,
     /// Running as root (switch users, chown data and log dirs).
     pub privileged: bool,
 }
@@ -69,6 +71,7 @@ impl Boot {
             imds: &self.config.imds,
             env: &self.env,
             instance_id: self.config.instance_id.as_deref(),
+            wait: self.wait,
         };
         tags::fetch_all(&self.sources, &ctx)
     }

@@ -42,7 +42,7 @@ pub mod users;
 #[cfg(test)]
 mod tests;
 
-use cli::{Args, Command};
+use cli::{Args, Command, Invocation};
 use context::{Allow, Boot};
 use error::{BootError, Context, Exit, Result};
 use std::collections::BTreeMap;
@@ -53,13 +53,18 @@ use std::path::{Path, PathBuf};
 /// result or `boot: fatal: …`, returns the exit code.
 pub fn entry(argv: Vec<OsString>) -> i32 {
     let args = match cli::parse(argv.get(1..).unwrap_or_default()) {
-        Ok(a) => a,
+        Ok(Invocation::Run(a)) => a,
+        Ok(Invocation::Print(text)) => {
+            runit_core::report::write_fd(1, text.as_bytes());
+            return Exit::Ok.code();
+        }
         Err(msg) => {
             let text = format!("boot: {msg}\n{}", runit_core::report::usage_text("boot", cli::SYNOPSIS));
             runit_core::report::write_stderr(text.as_bytes());
             return Exit::Usage.code();
         }
     };
+    init_logging(args.verbosity, std::env::var("RUST_LOG").ok().as_deref());
     match run(&args) {
         Ok(out) => {
             runit_core::report::write_fd(1, out.as_bytes());
@@ -70,6 +75,34 @@ pub fn entry(argv: Vec<OsString>) -> i32 {
             e.exit().code()
         }
     }
+}
+
+/// Sets up `log` on stderr: `boot: <message>` for info, `boot: <level>:
+/// <message>` otherwise. The level is info, one step per `-v` (debug,
+/// trace) or `-q` (warn, error, off); without either, `RUST_LOG` (env_logger
+/// syntax) applies when set.
+pub fn init_logging(verbosity: i8, rust_log: Option<&str>) {
+    use std::io::Write;
+    let level = match verbosity {
+        i8::MIN..=-3 => log::LevelFilter::Off,
+        -2 => log::LevelFilter::Error,
+        -1 => log::LevelFilter::Warn,
+        0 => log::LevelFilter::Info,
+        1 => log::LevelFilter::Debug,
+        _ => log::LevelFilter::Trace,
+    };
+    let mut b = env_logger::Builder::new();
+    b.filter_level(level);
+    if let Some(spec) = rust_log.filter(|s| verbosity == 0 && !s.is_empty()) {
+        b.parse_filters(spec);
+    }
+    b.format(|buf, r| match r.level() {
+        log::Level::Info => writeln!(buf, "boot: {}", r.args()),
+        l => writeln!(buf, "boot: {}: {}", l.as_str().to_ascii_lowercase(), r.args()),
+    });
+    b.target(env_logger::Target::Stderr);
+    // A second call (tests) keeps the first logger.
+    let _ = b.try_init();
 }
 
 /// Builds the invocation context from arguments and the environment.
@@ -93,7 +126,8 @@ pub fn context(args: &Args, env: BTreeMap<String, String>) -> Result<Boot> {
     };
     let specs = if args.sources.is_empty() { config.sources.clone() } else { args.sources.clone() };
     let sources = specs.iter().map(|s| tags::Source::parse(s)).collect::<Result<Vec<_>>>()?;
-    Ok(Boot { layout, config, catalogue_dir, bin_dir, env, sources, privileged: fsx::is_root() })
+    let wait = std::time::Duration::from_secs(args.wait.unwrap_or(config.wait_s));
+    Ok(Boot { layout, config, catalogue_dir, bin_dir, env, sources, wait, privileged: fsx::is_root() })
 }
 
 fn run(args: &Args) -> Result<String> {
@@ -105,7 +139,7 @@ fn run(args: &Args) -> Result<String> {
         Command::Plan(allow) => apply::plan(&boot, allow),
         Command::Up(opts) => apply::up(&boot, opts),
         Command::Down { purge } => down::down(&boot, purge),
-        Command::Status { json } => status::status(&boot, json),
+        Command::Status { format } => status::status(&boot, format),
         Command::Tags { json } => Ok(status::tags(&boot.fetch_tags()?, json)),
         Command::Render { out } => render_to(&boot, &out),
     }

@@ -6,6 +6,7 @@
 //! runsv's `supervise/health` (`ready`, `starting`, `failed`, ...; null
 //! without one).
 
+use crate::cli::StatusFormat;
 use crate::context::Boot;
 use crate::error::Result;
 use crate::runsvdir;
@@ -48,7 +49,11 @@ fn line(label: &str, v: &Value) -> String {
 }
 
 /// `boot status`.
-pub fn status(boot: &Boot, as_json: bool) -> Result<String> {
+pub fn status(boot: &Boot, format: StatusFormat) -> Result<String> {
+    if format == StatusFormat::Prometheus {
+        return Err(crate::error::BootError::invalid("status --prometheus is not implemented yet"));
+    }
+    let as_json = format == StatusFormat::Json;
     let Some(st) = State::load(&boot.layout.state_file())? else {
         return Ok(if as_json { "{\"state\":\"clean\"}\n".into() } else { "clean\n".into() });
     };

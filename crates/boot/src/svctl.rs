@@ -212,6 +212,19 @@ enum NotReady {
     NoNotification,
 }
 
+impl NotReady {
+    fn word(self) -> &'static str {
+        match self {
+            NotReady::NotRunning => "it is not running",
+            NotReady::CheckFailed => "its check did not pass",
+            NotReady::NoNotification => "it did not report ready",
+        }
+    }
+}
+
+/// How often [`ready`] says it is still waiting.
+pub const PROGRESS_EVERY: Duration = Duration::from_secs(5);
+
 /// One look at the service of `dir`: `Ok(())` when it is ready, i.e.
 /// running (state run, a pid) and, with a declared mechanism, recorded
 /// ready by runsv for that pid; without one, passing its `./check` (if
@@ -233,10 +246,14 @@ fn look(dir: &Path, has_check: bool, check_limit: Duration) -> Result<(), Option
 
 /// Waits until the service of `dir` is ready (see [`look`]). `None` on
 /// success, else what was last seen.
-pub fn ready(dir: &Path, timeout: Duration) -> Option<String> {
+/// Every [`PROGRESS_EVERY`] it logs that it still waits for `name`, what
+/// it last saw, and how long is left.
+pub fn ready(name: &str, dir: &Path, timeout: Duration) -> Option<String> {
     let has_check = dir.join("check").exists();
-    let deadline = Instant::now() + timeout;
+    let start = Instant::now();
+    let deadline = start + timeout;
     let mut pause = Duration::from_millis(20);
+    let mut next_note = start + PROGRESS_EVERY;
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let seen = match look(dir, has_check, left.max(Duration::from_millis(100))) {
@@ -244,15 +261,18 @@ pub fn ready(dir: &Path, timeout: Duration) -> Option<String> {
             Err(None) => return Some("its restart policy gave up".into()),
             Err(Some(seen)) => seen,
         };
-        if Instant::now() >= deadline {
-            return Some(
-                match seen {
-                    NotReady::NotRunning => "it is not running",
-                    NotReady::CheckFailed => "its check did not pass",
-                    NotReady::NoNotification => "it did not report ready",
-                }
-                .into(),
+        let now = Instant::now();
+        if now >= next_note && now < deadline {
+            log::info!(
+                "still waiting for {name} to be ready ({}; {:.0} s of {} s)",
+                seen.word(),
+                (now - start).as_secs_f64(),
+                timeout.as_secs()
             );
+            next_note = now + PROGRESS_EVERY;
+        }
+        if Instant::now() >= deadline {
+            return Some(seen.word().into());
         }
         std::thread::sleep(pause.min(deadline.saturating_duration_since(Instant::now())));
         pause = (pause * 2).min(Duration::from_millis(250));

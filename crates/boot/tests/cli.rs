@@ -90,7 +90,7 @@ fn tags_plan_and_render_write_nothing_under_the_root() {
     );
     write(&cat.join("env/common/GREETING"), "hi\n");
     write(&cat.join("tags.toml"), "[tags]\nMode = \"review\"\n");
-    let base = ["--root", root.to_str().unwrap(), "--catalogue", cat.to_str().unwrap()];
+    let base = ["--root", root.to_str().unwrap(), "--catalogue", cat.to_str().unwrap(), "--source", "static"];
     let run = |extra: &[&str]| {
         let args: Vec<&str> = base.iter().chain(extra).copied().collect();
         boot(&args)
@@ -109,5 +109,98 @@ fn tags_plan_and_render_write_nothing_under_the_root() {
     assert_eq!(std::fs::read(dir.join("env/GREETING")).unwrap(), b"hi\n");
     assert!(std::fs::read_to_string(dir.join("run")).unwrap().contains("'/bin/echo' 'hi'"));
     assert!(!root.exists(), "tags, plan and render write nothing under the root");
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+#[test]
+fn help_and_version_on_stdout_exit_0() {
+    let o = boot(&["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(o.stderr.is_empty());
+    let all = text(&o.stdout);
+    for c in ["plan", "up", "down", "status", "tags", "render", "help"] {
+        assert!(all.contains(&format!("\n  {c} ")), "{c} missing: {all}");
+    }
+    assert!(all.contains("--wait SECONDS") && all.contains("-v, -vv") && all.contains("-q"), "{all}");
+    assert_eq!(text(&boot(&["help"]).stdout), all);
+    for c in ["plan", "up", "down", "status", "tags", "render", "help"] {
+        let o = boot(&["help", c]);
+        assert_eq!(o.status.code(), Some(0), "help {c}");
+        assert!(text(&o.stdout).starts_with(&format!("usage: boot [options] {c}")), "{}", text(&o.stdout));
+        assert_eq!(boot(&[c, "--help"]).stdout, o.stdout);
+    }
+    let o = boot(&["--version"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert_eq!(text(&o.stdout), format!("boot (runit-rs) {}\n", env!("CARGO_PKG_VERSION")));
+    let o = boot(&["help", "frobnicate"]);
+    assert_eq!(o.status.code(), Some(100));
+    assert!(text(&o.stderr).starts_with("boot: unknown command frobnicate\n"), "{}", text(&o.stderr));
+}
+
+#[test]
+fn bad_wait_and_bad_config_write_nothing() {
+    let d = scratch("badwait");
+    let root = d.join("root");
+    let r = root.to_str().unwrap();
+    for bad in ["abc", "-5", "1.5", "999999"] {
+        let o = boot(&["--root", r, "up", "--wait", bad]);
+        assert_eq!(o.status.code(), Some(100), "{bad}");
+        assert!(text(&o.stderr).starts_with("boot: --wait needs whole seconds"), "{}", text(&o.stderr));
+        assert!(o.stdout.is_empty());
+    }
+    let o = boot(&["--root", r, "up", "--frobnicate"]);
+    assert_eq!(o.status.code(), Some(100));
+    assert!(text(&o.stderr).starts_with("boot: unknown option --frobnicate\n"));
+    assert!(!root.exists(), "bad command lines write nothing");
+    write(&root.join("etc/boot/boot.toml"), "wait_s = 5\nwiat_s = 5\n");
+    let before = std::fs::read_dir(&root).unwrap().count();
+    let o = boot(&["--root", r, "up"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(
+        text(&o.stderr).contains("invalid boot.toml") && text(&o.stderr).contains("wiat_s"),
+        "{}",
+        text(&o.stderr)
+    );
+    assert_eq!(std::fs::read_dir(&root).unwrap().count(), before);
+    assert!(!root.join("var").exists());
+    std::fs::remove_dir_all(&d).unwrap();
+}
+
+/// Fail closed: with no boot.toml, the catalogue's sample `tags.toml`
+/// (Mode = "review") is never read; the only source is `imds`.
+#[test]
+fn no_config_reads_imds_only() {
+    let d = scratch("failclosed");
+    let root = d.join("root");
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../sv-templates");
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let o = Command::new(env!("CARGO_BIN_EXE_boot"))
+        .args(["--root", root.to_str().unwrap(), "--catalogue", repo.to_str().unwrap(), "plan"])
+        .env_remove("BOOT_ROOT")
+        .env("AWS_EC2_METADATA_SERVICE_ENDPOINT", format!("http://127.0.0.1:{dead}"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("no instance metadata service"), "{}", text(&o.stderr));
+    assert!(o.stdout.is_empty(), "no mode was guessed: {}", text(&o.stdout));
+    // The review box's command line (crates/boot/review-box) names the
+    // static source, and gets the review set from it.
+    let o = boot(&[
+        "--root",
+        root.to_str().unwrap(),
+        "--catalogue",
+        repo.to_str().unwrap(),
+        "--source",
+        "static",
+        "tags",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o.stderr));
+    assert!(text(&o.stdout).contains("\"Mode\"\t\"review\"\tstatic:"), "{}", text(&o.stdout));
+    let script = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("review-box")).unwrap();
+    assert!(
+        script.contains("\"$libexec/boot\" --catalogue sv-templates --source static up --spawn-runsvdir"),
+        "review-box must name its source"
+    );
+    assert!(!root.exists());
     std::fs::remove_dir_all(&d).unwrap();
 }

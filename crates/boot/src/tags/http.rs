@@ -19,8 +19,8 @@ pub struct Response {
     pub body: Vec<u8>,
 }
 
-/// Sends one request and reads the response within `timeout` (after a
-/// connect bounded by `connect_timeout`).
+/// Sends one request and reads the response, all before `deadline`; the
+/// connect alone is also bounded by `connect_timeout`.
 pub fn request(
     addr: SocketAddr,
     host: &str,
@@ -28,11 +28,15 @@ pub fn request(
     path: &str,
     headers: &[(&str, &str)],
     connect_timeout: Duration,
-    timeout: Duration,
+    deadline: Instant,
 ) -> io::Result<Response> {
-    let start = Instant::now();
-    let mut s = TcpStream::connect_timeout(&addr, connect_timeout)?;
-    let deadline = start + connect_timeout + timeout;
+    let left = || deadline.saturating_duration_since(Instant::now());
+    let timed_out = || io::Error::new(io::ErrorKind::TimedOut, "timed out");
+    let connect = connect_timeout.min(left());
+    if connect.is_zero() {
+        return Err(timed_out());
+    }
+    let mut s = TcpStream::connect_timeout(&addr, connect)?;
     let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n");
     for (k, v) in headers {
         req.push_str(&format!("{k}: {v}\r\n"));
@@ -41,7 +45,11 @@ pub fn request(
         req.push_str("Content-Length: 0\r\n");
     }
     req.push_str("\r\n");
-    s.set_write_timeout(Some(timeout))?;
+    let write = left();
+    if write.is_zero() {
+        return Err(timed_out());
+    }
+    s.set_write_timeout(Some(write))?;
     s.write_all(req.as_bytes())?;
     let raw = read_until_deadline(&mut s, deadline)?;
     parse_response(&raw)

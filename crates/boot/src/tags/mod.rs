@@ -160,6 +160,8 @@ pub struct FetchContext<'a> {
     pub env: &'a BTreeMap<String, String>,
     /// Instance id from the configuration, used before any source gives one.
     pub instance_id: Option<&'a str>,
+    /// How long a required `imds` source waits for the service to answer.
+    pub wait: std::time::Duration,
 }
 
 /// Fetches every source in order and merges them.
@@ -171,9 +173,15 @@ pub fn fetch_all(sources: &[Source], ctx: &FetchContext<'_>) -> Result<TagSet> {
     for s in sources {
         let label = s.label(ctx.catalogue);
         let known = set.instance_id.as_ref().map(|t| t.value.clone());
+        log::debug!("reading tags from {label}");
         match fetch_one(s, ctx, known.as_deref()) {
-            Ok(snap) => set.merge(snap, &label),
-            Err(SourceError::Unavailable(_)) if s.optional => {}
+            Ok(snap) => {
+                log::debug!("{label}: {} tags", snap.tags.len());
+                set.merge(snap, &label)
+            }
+            Err(SourceError::Unavailable(m)) if s.optional => {
+                log::info!("skipping optional tag source {label}: {m}");
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -201,6 +209,8 @@ fn fetch_one(
             ctx.imds,
             ctx.env.get("AWS_EC2_METADATA_SERVICE_ENDPOINT").map(String::as_str),
             ctx.env.get("AWS_EC2_METADATA_DISABLED").is_some_and(|v| v.eq_ignore_ascii_case("true")),
+            // An optional source is for boxes without metadata: never waited for.
+            if s.optional { std::time::Duration::ZERO } else { ctx.wait },
         ),
         SourceKind::Static(p) => {
             let path = static_path(p.as_deref(), ctx.catalogue);
