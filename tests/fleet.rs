@@ -489,17 +489,17 @@ fn default_fleet_roles_scaling_retag_teardown() {
     let id = s(worker, "id");
     let o = g.run(&["retag", id, "Service=web", "Component=default"]);
     assert_eq!(o.code, Some(5), "{o:?}");
-    let tags = g.exec(id, &["boot", "tags", "--json"]);
+    let tags = g.exec(id, &["boot", "--wait", "30", "tags", "--json"]);
     assert!(!tags.stdout.contains("\"Service\""), "a refused retag changed the tags: {}", tags.stdout);
     // ... and with it, the tags change; boot up keeps its own guard ...
     g.ok(&["retag", id, "Service=web", "Component=default", "--allow-service-change"]);
-    let tags = g.exec(id, &["boot", "tags", "--json"]);
+    let tags = g.exec(id, &["boot", "--wait", "30", "tags", "--json"]);
     assert!(tags.stdout.contains("\"Service\""), "retag did not reach the metadata: {}", tags.stdout);
-    let o = g.exec(id, &["boot", "up"]);
+    let o = g.exec(id, &["boot", "--wait", "30", "up"]);
     assert_eq!(o.code, Some(5), "boot up must refuse a service change without the flag: {o:?}");
     assert_running(&g, worker, &set(&["worker"]));
     // ... and applies with it, the worker stopped before the web starts.
-    let o = g.exec(id, &["boot", "up", "--allow-service-change"]);
+    let o = g.exec(id, &["boot", "--wait", "30", "up", "--allow-service-change"]);
     assert_eq!(o.code, Some(0), "{o:?}");
     assert_running(&g, worker, &set(&["web"]));
     let dir = PathBuf::from(s(worker, "state_dir"));
@@ -511,7 +511,7 @@ fn default_fleet_roles_scaling_retag_teardown() {
             .rev()
             .find(|l| l.contains(&format!("event={what} t=")))
             .unwrap_or_else(|| panic!("no {what}: {log}"));
-        l.split("t=").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap()
+        l.split(" t=").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap()
     };
     assert!(t_of(&wlog, "stop") < t_of(&weblog, "start"), "old and new service overlapped");
     let (code, _) = wait_for(Duration::from_secs(10), || http_get(s(worker, "ip"), 8080, "/health")).unwrap();
