@@ -637,36 +637,38 @@ fn bad_input_leaves_nothing() {
     assert_eq!(o.code, Some(100), "{o:?}");
 }
 
-/// The launch template mirrors the CloudFormation example's metadata
-/// options (read from crates/dist/aws/ when it is there).
+/// The launch template `fleet up` creates is the CloudFormation example's
+/// (crates/dist/aws/, issue 17): same name, instance type and metadata
+/// options, read from it; and the built-in fallback holds the same values.
 #[test]
-fn launch_template_matches_cloudformation() {
-    let fleet = fs::read_to_string(fleet_bin()).unwrap();
-    for (k, v) in [
-        ("HttpTokens", "\"required\""),
-        ("InstanceMetadataTags", "\"enabled\""),
-        ("HttpPutResponseHopLimit", "2"),
-        ("HttpEndpoint", "\"enabled\""),
-    ] {
-        assert!(fleet.contains(&format!("\"{k}\": {v}")), "fleet's built-in {k} is not {v}");
-    }
+fn launch_template_is_the_cloudformation_one() {
     let aws = repo().join("crates/dist/aws");
-    let Ok(entries) = fs::read_dir(&aws) else {
-        panic!("{} is missing: the CloudFormation example (issue 17) is needed", aws.display());
-    };
-    let cfn: Vec<String> = entries
+    let cfn: Vec<Value> = fs::read_dir(&aws)
+        .unwrap_or_else(|e| panic!("{}: {e}: the CloudFormation example (issue 17) is needed", aws.display()))
         .flatten()
-        .map(|e| fs::read_to_string(e.path()).unwrap_or_default())
-        .filter(|t| t.contains("MetadataOptions"))
+        .filter(|e| e.path().extension().is_some_and(|x| x == "json"))
+        .filter_map(|e| serde_json::from_str::<Value>(&fs::read_to_string(e.path()).ok()?).ok())
         .collect();
-    assert!(!cfn.is_empty(), "no launch template with MetadataOptions under {}", aws.display());
-    let t = &cfn[0];
-    let block = &t[t.find("MetadataOptions").unwrap()..];
-    let block = &block[..block.len().min(600)];
-    for (k, v) in
-        [("HttpTokens", "required"), ("InstanceMetadataTags", "enabled"), ("HttpPutResponseHopLimit", "2")]
-    {
-        let line = block.lines().find(|l| l.contains(k)).unwrap_or_else(|| panic!("{k} not in {block}"));
-        assert!(line.contains(v), "CloudFormation {k}: {line}, the fleet uses {v}");
+    let lt = cfn
+        .iter()
+        .flat_map(|doc| doc["Resources"].as_object().into_iter().flat_map(|r| r.values()))
+        .find(|r| r["Type"] == "AWS::EC2::LaunchTemplate")
+        .unwrap_or_else(|| panic!("no AWS::EC2::LaunchTemplate under {}", aws.display()))
+        .clone();
+    let o = fleet_run(Path::new("/nonexistent"), &["template"], &[], Duration::from_secs(30));
+    assert_eq!(o.code, Some(0), "{o:?}");
+    let ours: Value = serde_json::from_str(&o.stdout).unwrap();
+    assert!(s(&ours, "from").starts_with("crates/dist/aws/"), "not read from the example: {ours}");
+    let data = &lt["Properties"]["LaunchTemplateData"];
+    assert_eq!(ours["LaunchTemplateName"], lt["Properties"]["LaunchTemplateName"]);
+    assert_eq!(ours["LaunchTemplateData"]["MetadataOptions"], data["MetadataOptions"]);
+    let mo = &data["MetadataOptions"];
+    assert_eq!(mo["HttpTokens"], "required");
+    assert_eq!(mo["InstanceMetadataTags"], "enabled");
+    assert_eq!(mo["HttpPutResponseHopLimit"], 2);
+    // The fallback, for a checkout without the example, says the same.
+    let fleet = fs::read_to_string(fleet_bin()).unwrap();
+    for (k, v) in mo.as_object().unwrap() {
+        assert!(fleet.contains(&format!("\"{k}\": {v}")), "fleet's built-in {k} is not {v}");
     }
 }
