@@ -1,4 +1,4 @@
-//! `sample-web --listen 127.0.0.1:PORT [--ready-fd N]` serves the review
+//! `sample-web --listen HOST:PORT [--ready-fd N]` serves the review
 //! stack's page; with `--ready-fd` it writes a newline on descriptor N once
 //! it listens (runit-rs's `notification-fd`, docs/health.md).
 //! `sample-web --check 127.0.0.1:PORT` is its readiness check (GET /health).

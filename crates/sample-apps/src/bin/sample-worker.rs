@@ -1,14 +1,37 @@
-//! `sample-worker [--queue NAME] [--interval-ms N] [--drain-ms N] [--ignore-term]`
+//! `sample-worker [--queue NAME] [--interval-ms N] [--log-every N] [--drain-ms N] [--ignore-term]`
 //!
 //! Beats every interval (a Redis `INCR worker:beats` when Redis is
-//! configured, and a line on stdout). On SIGTERM it drains for `--drain-ms`
-//! and exits 0, printing `event=draining` and `event=stop`. With
-//! `--ignore-term` it ignores SIGTERM (the stubborn service of boot's
-//! escalation test).
+//! configured), and prints a line on stdout every `--log-every` beats
+//! (default 20). On SIGTERM it drains for `--drain-ms` and exits 0,
+//! printing `event=draining` and `event=stop`. With `--ignore-term` it
+//! ignores SIGTERM (the stubborn service of boot's escalation test).
+//!
+//! Every line it prints ends with ` seq=<n>`, numbered from 1 without a gap,
+//! and the last one is `event=stop`: a log that holds `event=stop ... seq=N`
+//! and every `seq` from 1 to N lost no line (the fleet's scale-in test).
 
-use sample_apps::{Redis, event, flag_value, has_flag, redis_addr};
+use sample_apps::{Redis, flag_value, has_flag, now_nanos, redis_addr};
+use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
+
+/// Numbers the lines the worker prints.
+struct Lines(u64);
+
+impl Lines {
+    /// Prints `sample-worker: <text> seq=<n>` and flushes.
+    fn say(&mut self, text: &str) {
+        self.0 += 1;
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "sample-worker: {text} seq={}", self.0);
+        let _ = out.flush();
+    }
+
+    /// An `event=<what> t=<nanos> pid=<pid>` line (sample_apps::event's words).
+    fn event(&mut self, what: &str) {
+        self.say(&format!("event={what} t={} pid={}", now_nanos(), std::process::id()));
+    }
+}
 
 static TERM: AtomicBool = AtomicBool::new(false);
 
@@ -22,6 +45,7 @@ fn main() {
         |name: &str, default: u64| flag_value(&args, name).and_then(|v| v.parse().ok()).unwrap_or(default);
     let interval = Duration::from_millis(ms("--interval-ms", 500));
     let drain = Duration::from_millis(ms("--drain-ms", 300));
+    let every = ms("--log-every", 20).max(1);
     let queue = flag_value(&args, "--queue").unwrap_or_else(|| "default".into());
     let handler: libc::sighandler_t = if has_flag(&args, "--ignore-term") {
         libc::SIG_IGN
@@ -30,10 +54,13 @@ fn main() {
     };
     // SAFETY: the handler only stores into an atomic, which is signal-safe.
     unsafe { libc::signal(libc::SIGTERM, handler) };
-    event("sample-worker", "start");
-    println!("sample-worker: queue={queue}");
+    let mut out = Lines(0);
+    out.event("start");
+    out.say(&format!("queue={queue}"));
     let mut redis = None;
     let mut beats = 0u64;
+    // Beats until the next line: the first beat is logged, then every `every`.
+    let mut due = 1u64;
     while !TERM.load(Ordering::SeqCst) {
         beats += 1;
         if redis.is_none() {
@@ -44,12 +71,14 @@ fn main() {
         {
             redis = None;
         }
-        if beats % 20 == 1 {
-            println!("sample-worker: beat {beats} queue={queue}");
+        due -= 1;
+        if due == 0 {
+            out.say(&format!("beat {beats} queue={queue}"));
+            due = every;
         }
         std::thread::sleep(interval);
     }
-    event("sample-worker", "draining");
+    out.event("draining");
     std::thread::sleep(drain);
-    event("sample-worker", "stop");
+    out.event("stop");
 }
