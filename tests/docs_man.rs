@@ -213,7 +213,7 @@ fn expected_keys(o: &harness::Outcome) -> Vec<String> {
 /// them, is named in the section-5 page.
 #[test]
 fn file_format_pages_document_every_key() {
-    let bin = built("boot").expect("boot is not built: cargo build --workspace --bins");
+    let bin = built("boot");
     let sandbox = Sandbox::new("format-keys");
     let root = sandbox.path().join("root");
     let conf = root.join("etc/boot/boot.toml");
