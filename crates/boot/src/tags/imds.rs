@@ -83,6 +83,12 @@ fn local_address(ip: IpAddr) -> bool {
     }
 }
 
+/// An I/O error in runit's words for system errors (`connection refused`),
+/// else its own text (`response timed out`, `bad status line`).
+fn io_msg(e: &std::io::Error) -> String {
+    if e.raw_os_error().is_some() { runit_core::errtext::io_text(e).to_string() } else { e.to_string() }
+}
+
 /// First pause between two fetches while waiting for the service.
 const BACKOFF_FIRST: Duration = Duration::from_millis(250);
 /// Longest pause between two fetches while waiting.
@@ -157,7 +163,7 @@ impl Client<'_> {
             match http::request(self.ep.addr, &self.ep.host, method, path, headers, connect, deadline) {
                 Ok(r) if r.status >= 500 => last = format!("{method} {path}: HTTP {}", r.status),
                 Ok(r) => return Ok(r),
-                Err(e) => last = format!("{method} {path}: {}", runit_core::errtext::io_text(&e)),
+                Err(e) => last = format!("{method} {path}: {}", io_msg(&e)),
             }
             log::debug!("instance metadata: {last}");
         }
