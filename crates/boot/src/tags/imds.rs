@@ -407,8 +407,10 @@ mod tests {
     #[test]
     fn no_server_is_unavailable_and_bounded() {
         // A port nobody listens on: bind, read the port, close.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
-        let Ok(port) = port else { return };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a loopback port");
         let cfg = Imds { retries: 1, connect_timeout_ms: 200, timeout_ms: 200, ..Imds::default() };
         let t = std::time::Instant::now();
         let r = fetch(&cfg, Some(&format!("http://127.0.0.1:{port}")), false, Duration::ZERO);
@@ -430,8 +432,10 @@ mod tests {
 
     #[test]
     fn waiting_for_an_absent_service_is_bounded_and_keeps_the_last_error() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
-        let Ok(port) = port else { return };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a loopback port");
         let cfg = Imds { retries: 0, connect_timeout_ms: 200, timeout_ms: 200, ..Imds::default() };
         let r = fetch(&cfg, Some(&format!("http://127.0.0.1:{port}")), false, Duration::from_secs(1));
         match r {
