@@ -292,6 +292,7 @@ fn imds_source_and_failures_leave_the_running_set_untouched() {
     let t = Instant::now();
     let o = b.boot_env(&["up"], &env);
     assert_eq!(o.code, Some(3), "{}", o.stderr);
+    assert!(o.stderr.contains("timed out") && !o.stderr.contains("unknown error"), "{}", o.stderr);
     assert!(t.elapsed() < Duration::from_secs(10), "slow server: not bounded ({:?})", t.elapsed());
     untouched("slow server");
 

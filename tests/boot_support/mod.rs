@@ -208,9 +208,18 @@ impl BootBox {
     pub fn pid(&self, name: &str) -> u32 {
         let dir = self.svc(name);
         let mut pid = 0;
+        // Not runsv's child before its exec, not `sh ./run`, not chpst: the
+        // program itself (by its executable: argv can be rewritten, as
+        // redis-server does with its process title).
         let exec_done = |pid: u32| {
+            let exe = fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+            let exe = exe.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
             let argv = cmdline(pid);
-            !argv.is_empty() && !argv[0].ends_with("/chpst") && !argv.iter().any(|a| a == "./run")
+            !exe.is_empty()
+                && !["runsv", "chpst"].contains(&exe.as_str())
+                && !argv.is_empty()
+                && !argv[0].ends_with("/chpst")
+                && !argv.iter().any(|a| a == "./run")
         };
         harness::wait_until(Duration::from_secs(20), &format!("{name} to run its program"), || {
             pid = harness::wait_running_pid(&dir, Duration::from_secs(20));

@@ -19,6 +19,7 @@ pub struct Lock {
 /// Takes the lock, waiting up to `timeout` for another boot to finish.
 pub fn acquire(path: &Path, timeout: Duration) -> Result<Lock> {
     let deadline = Instant::now() + timeout;
+    let mut said = false;
     loop {
         let file = OpenOptions::new()
             .read(true)
@@ -42,6 +43,14 @@ pub fn acquire(path: &Path, timeout: Duration) -> Result<Lock> {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 if Instant::now() >= deadline {
                     return Err(BootError::io(format!("unable to lock {}", path.display()), e));
+                }
+                if !said {
+                    log::info!(
+                        "waiting up to {} s for another boot to finish (lock {})",
+                        timeout.as_secs(),
+                        path.display()
+                    );
+                    said = true;
                 }
                 std::thread::sleep(Duration::from_millis(50));
             }

@@ -133,6 +133,9 @@ impl Dir {
     }
 }
 
+/// boot's file-format man pages (section 5), shipped beside the programs'.
+pub const FORMAT_PAGES: [&str; 2] = ["boot.toml.5", "service.toml.5"];
+
 /// Every file the Debian package ships, as paths relative to `/`, sorted,
 /// given the names of the pages in `docs/` (`README.md` goes to
 /// `/usr/share/doc/runit-rs/`, the pages to its `docs/`, so the README's
@@ -148,6 +151,7 @@ pub fn debian_files(pages: &[&str]) -> Vec<String> {
         }
     }
     v.extend(SYSTEMD_UNITS.iter().map(|u| format!("usr/lib/systemd/system/{u}")));
+    v.extend(FORMAT_PAGES.iter().map(|p| format!("usr/share/man/man5/{p}.gz")));
     v.push("usr/share/doc/runit-rs/copyright".to_string());
     v.push("usr/share/doc/runit-rs/changelog.Debian.gz".to_string());
     v.push("usr/share/doc/runit-rs/README.md".to_string());
@@ -194,7 +198,8 @@ mod tests {
         assert!(files.contains(&"usr/share/doc/runit-rs/README.md".to_string()));
         assert!(files.contains(&"usr/share/doc/runit-rs/docs/sv.md".to_string()));
         assert!(files.contains(&"usr/lib/systemd/system/runsvdir.service".to_string()));
-        assert_eq!(files.len(), PROGRAMS.len() * 5 + SYSTEMD_UNITS.len() + 4);
+        assert!(files.contains(&"usr/share/man/man5/service.toml.5.gz".to_string()));
+        assert_eq!(files.len(), PROGRAMS.len() * 5 + SYSTEMD_UNITS.len() + FORMAT_PAGES.len() + 4);
     }
 
     #[test]

@@ -83,6 +83,12 @@ fn local_address(ip: IpAddr) -> bool {
     }
 }
 
+/// An I/O error in runit's words for system errors (`connection refused`),
+/// else its own text (`response timed out`, `bad status line`).
+fn io_msg(e: &std::io::Error) -> String {
+    if e.raw_os_error().is_some() { runit_core::errtext::io_text(e).to_string() } else { e.to_string() }
+}
+
 /// First pause between two fetches while waiting for the service.
 const BACKOFF_FIRST: Duration = Duration::from_millis(250);
 /// Longest pause between two fetches while waiting.
@@ -157,7 +163,7 @@ impl Client<'_> {
             match http::request(self.ep.addr, &self.ep.host, method, path, headers, connect, deadline) {
                 Ok(r) if r.status >= 500 => last = format!("{method} {path}: HTTP {}", r.status),
                 Ok(r) => return Ok(r),
-                Err(e) => last = format!("{method} {path}: {}", runit_core::errtext::io_text(&e)),
+                Err(e) => last = format!("{method} {path}: {}", io_msg(&e)),
             }
             log::debug!("instance metadata: {last}");
         }
@@ -401,8 +407,10 @@ mod tests {
     #[test]
     fn no_server_is_unavailable_and_bounded() {
         // A port nobody listens on: bind, read the port, close.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
-        let Ok(port) = port else { return };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a loopback port");
         let cfg = Imds { retries: 1, connect_timeout_ms: 200, timeout_ms: 200, ..Imds::default() };
         let t = std::time::Instant::now();
         let r = fetch(&cfg, Some(&format!("http://127.0.0.1:{port}")), false, Duration::ZERO);
@@ -424,8 +432,10 @@ mod tests {
 
     #[test]
     fn waiting_for_an_absent_service_is_bounded_and_keeps_the_last_error() {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).map(|a| a.port());
-        let Ok(port) = port else { return };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .map(|a| a.port())
+            .expect("a loopback port");
         let cfg = Imds { retries: 0, connect_timeout_ms: 200, timeout_ms: 200, ..Imds::default() };
         let r = fetch(&cfg, Some(&format!("http://127.0.0.1:{port}")), false, Duration::from_secs(1));
         match r {
