@@ -86,7 +86,8 @@ pub struct Runsv {
     /// `supervise/deaths` and `supervise/health` are written once the
     /// loop is about to sleep (or exit), after the status files and any
     /// restart: the death and the new start of a crash-looping service
-    /// give one health write, and a respawn is not delayed by them.
+    /// give one health write, and a respawn is not delayed by them; so do
+    /// the initial record and the first start.
     deferred: Deferred,
 }
 
@@ -133,9 +134,11 @@ impl Runsv {
         let mut sup = Supervisor::with_health(layout, config, now);
         let main_control = Supervise::MAIN.open_control()?;
         write_record(&diag, sup.initial_record(Which::Main));
-        if let Some(h) = sup.initial_health(now) {
-            write_health(&diag, &h);
-        }
+        // Like every health record, written when the loop is about to
+        // sleep: by then the first start has usually replaced it, and one
+        // write (a file created and renamed, the costliest calls of
+        // start-up) does for both.
+        let deferred = Deferred { health: sup.initial_health(now), ..Deferred::default() };
         let log_control = match log {
             Some(_) => {
                 let c = Supervise::LOG.open_control()?;
@@ -187,7 +190,7 @@ impl Runsv {
             notify_pipe: None,
             notify_socket,
             notify_ready: false,
-            deferred: Deferred::default(),
+            deferred,
         })
     }
 
