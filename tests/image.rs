@@ -501,3 +501,111 @@ fn issue_17_launcher_refuses_bad_input() {
         run(&mut cmd(&l, ["exec", "--state", "/nonexistent-state", "--", "true"]), Duration::from_secs(10));
     assert_ne!(o.code, Some(0));
 }
+
+/// What both flavours must hold: the catalogue, boot.toml and the sample
+/// apps as shipped, Debian's PostgreSQL and Redis disabled, no default
+/// cluster, a box that never booted.
+fn assert_provisioned(root: &Path) {
+    let same = |inside: &str, ours: &Path| {
+        assert_eq!(
+            std::fs::read(root.join(inside)).unwrap_or_else(|e| panic!("{inside}: {e}")),
+            std::fs::read(ours).unwrap(),
+            "{inside} differs from {}",
+            ours.display()
+        );
+    };
+    same("etc/boot/boot.toml", &repo().join("crates/dist/container/boot.toml"));
+    for f in ["web/service.toml", "worker/service.toml", "postgres/service.toml", "redis/service.toml"] {
+        same(&format!("usr/share/boot/sv-templates/{f}"), &repo().join("sv-templates").join(f));
+    }
+    for b in ["boot", "runsvdir", "runsv", "sv", "svlogd", "chpst", "sample-web", "sample-worker"] {
+        assert!(root.join("usr/bin").join(b).is_file(), "/usr/bin/{b} is missing");
+    }
+    for unit in ["postgresql.service", "redis-server.service"] {
+        let l = root.join("etc/systemd/system/multi-user.target.wants").join(unit);
+        assert!(l.symlink_metadata().is_err(), "{unit} is still enabled");
+    }
+    for rc in ["rc2.d", "rc3.d", "rc4.d", "rc5.d"] {
+        if let Ok(dir) = std::fs::read_dir(root.join("etc").join(rc)) {
+            for e in dir.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                assert!(
+                    !(n.starts_with('S') && (n.contains("postgresql") || n.contains("redis"))),
+                    "SysV start link {rc}/{n}"
+                );
+            }
+        }
+    }
+    let clusters: Vec<_> =
+        std::fs::read_dir(root.join("etc/postgresql")).map(|d| d.flatten().collect()).unwrap_or_default();
+    assert!(clusters.is_empty(), "a default PostgreSQL cluster was made: {clusters:?}");
+    for never in ["var/lib/boot/state.json", "var/lib/boot/current", "var/lib/boot/sv"] {
+        assert!(!root.join(never).exists(), "the image holds {never}");
+    }
+    assert_eq!(read(root.join("etc/machine-id")), "", "the image has a machine id");
+}
+
+#[test]
+fn issue_17_runit_flavour_ships_the_container_stages_and_a_disk() {
+    if !harness::is_root() {
+        eprintln!("skipped: the kernel refuses the image build's chroot and mounts to a non-root user");
+        return;
+    }
+    let dir = image();
+    let root = dir.join("rootfs");
+    assert_provisioned(&root);
+    assert_eq!(std::fs::read_link(root.join("usr/sbin/init")).unwrap(), Path::new("runit-init"));
+    for s in ["1", "2", "3", "ctrlaltdel"] {
+        assert_eq!(
+            std::fs::read(root.join("etc/runit").join(s)).unwrap(),
+            std::fs::read(repo().join("crates/dist/container/runit").join(s)).unwrap(),
+            "/etc/runit/{s} is not crates/dist/container/runit/{s}"
+        );
+    }
+    assert!(read(root.join("etc/runit-rs-image")).contains("flavour=runit"));
+    // The disk holds the same tree.
+    let o =
+        run(cmd("debugfs", ["-R", "cat /etc/runit/1"]).arg(dir.join("disk.img")), Duration::from_secs(30));
+    assert_eq!(o.stdout, read(repo().join("crates/dist/container/runit/1")), "{}", o.stderr);
+    // A disk too small is refused, and the image is left as it was.
+    let before = std::fs::metadata(dir.join("disk.img")).unwrap().modified().unwrap();
+    let build = repo().join("crates/dist/image/build");
+    let o = run(&mut cmd(&build, ["--init", "runit", "--size", "64M"]), Duration::from_secs(600));
+    assert_eq!(o.code, Some(2), "{}{}", o.stdout, o.stderr);
+    assert!(o.stderr.contains("is too small"), "{}", o.stderr);
+    assert_eq!(std::fs::metadata(dir.join("disk.img")).unwrap().modified().unwrap(), before);
+    let o = run(&mut cmd(&build, ["--init", "runit", "--size", "lots"]), Duration::from_secs(60));
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    let o = run(&mut cmd(&build, ["--init", "openrc"]), Duration::from_secs(60));
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+}
+
+#[test]
+fn issue_17_systemd_flavour_runs_the_packages_units() {
+    if !harness::is_root() {
+        eprintln!("skipped: the kernel refuses the image build's chroot and mounts to a non-root user");
+        return;
+    }
+    let build = repo().join("crates/dist/image/build");
+    let o = run(&mut cmd(&build, ["--init", "systemd"]), Duration::from_secs(1800));
+    assert_eq!(o.code, Some(0), "image build failed:\n{}\n{}", o.stdout, o.stderr);
+    let dir = PathBuf::from(o.stdout.lines().last().unwrap());
+    let root = dir.join("rootfs");
+    assert_provisioned(&root);
+    let init = std::fs::read_link(root.join("usr/sbin/init")).unwrap();
+    assert!(init.to_string_lossy().ends_with("systemd"), "/sbin/init -> {}", init.display());
+    assert!(!root.join("etc/runit/1").exists(), "the systemd flavour has runit stages");
+    for (unit, want) in [
+        ("boot.service", "enabled"),
+        ("runsvdir.service", "enabled"),
+        ("systemd-networkd.service", "enabled"),
+        ("postgresql.service", "disabled"),
+        ("redis-server.service", "disabled"),
+    ] {
+        let mut c = cmd("systemctl", ["is-enabled"]);
+        c.arg(format!("--root={}", root.display())).arg(unit);
+        let o = run(&mut c, Duration::from_secs(30));
+        assert_eq!(o.stdout.trim(), want, "{unit}: {}", o.stderr);
+    }
+    assert!(read(root.join("etc/runit-rs-image")).contains("flavour=systemd"));
+}
