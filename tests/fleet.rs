@@ -137,7 +137,14 @@ impl Guard {
         }
         let o = self.ok(&args);
         assert!(o.stdout.contains("INSTANCE") && o.stdout.contains("READY_S"), "no table: {}", o.stdout);
-        records(&fs::read_to_string(json).unwrap())
+        let recs = records(&fs::read_to_string(json).unwrap());
+        // For the failure report: the console of every instance not in role.
+        for r in recs.iter().filter(|r| r["status"] != "ready") {
+            let console =
+                fs::read_to_string(Path::new(s(r, "state_dir")).join("console.log")).unwrap_or_default();
+            eprintln!("--- console of {} ({}):\n{console}", s(r, "id"), s(r, "group"));
+        }
+        recs
     }
 
     fn state_file(&self) -> Value {
