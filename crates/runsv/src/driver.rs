@@ -94,6 +94,11 @@ pub struct Runsv {
 /// Extension files waiting for the end of the loop's turn.
 #[derive(Debug, Default)]
 struct Deferred {
+    /// Processes just started, for `supervise/instance`: recorded after
+    /// the status files, so that a restart is visible in `supervise/pid`
+    /// and `status` without waiting for the read of the new process's
+    /// start time in `/proc/<pid>/stat`.
+    instances: Vec<(Child, u32)>,
     health: Option<runit_core::health::Health>,
     deaths: Vec<deaths::Death>,
     recorder: deaths::Recorder,
@@ -431,7 +436,7 @@ impl Runsv {
         }
         match started {
             Ok(pid) => {
-                self.record_instance(child, pid);
+                self.deferred.instances.push((child, pid));
                 Event::Spawned { child, pid }
             }
             Err(e) => {
@@ -462,9 +467,12 @@ impl Runsv {
         }
     }
 
-    /// Writes what [`Deferred`] holds: deaths first, then the health
-    /// record.
+    /// Writes what [`Deferred`] holds: the instance records, the deaths,
+    /// then the health record.
     fn flush_deferred(&mut self) {
+        for (child, pid) in std::mem::take(&mut self.deferred.instances) {
+            self.record_instance(child, pid);
+        }
         let d = &mut self.deferred;
         // Taken, not drained: an idle runsv keeps no heap for it.
         for death in std::mem::take(&mut d.deaths) {
