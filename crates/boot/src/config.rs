@@ -14,7 +14,8 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Longest `wait_s` / `--wait` accepted (one day).
+/// Longest `wait_s` / `--wait` / `start_timeout_s` accepted (one day; the
+/// `imds` millisecond settings likewise).
 pub const MAX_WAIT_S: u64 = 86_400;
 
 /// The configuration.
@@ -178,6 +179,17 @@ impl Config {
         if c.imds.deadline_ms == 0 {
             return Err(bad("imds.deadline_ms must be at least 1"));
         }
+        if c.start_timeout_s > MAX_WAIT_S {
+            return Err(bad(&format!("start_timeout_s must be at most {MAX_WAIT_S}")));
+        }
+        let ms = [
+            ("connect_timeout_ms", c.imds.connect_timeout_ms),
+            ("timeout_ms", c.imds.timeout_ms),
+            ("deadline_ms", c.imds.deadline_ms),
+        ];
+        if let Some((key, _)) = ms.iter().find(|(_, v)| *v > MAX_WAIT_S * 1000) {
+            return Err(bad(&format!("imds.{key} must be at most {}", MAX_WAIT_S * 1000)));
+        }
         Ok(c)
     }
 
@@ -227,6 +239,11 @@ mod tests {
         );
         let m = Config::parse_named("[imds]\ntoken_ttl_s = 0\n", "x.toml").expect_err("an error").to_string();
         assert_eq!(m, "invalid configuration x.toml: imds.token_ttl_s must be 1..=21600");
+        // Durations that would overflow a deadline are refused, not a panic later.
+        for text in ["start_timeout_s = 18446744073709551615", "[imds]\ndeadline_ms = 86400001"] {
+            let m = Config::parse(text).expect_err(text).to_string();
+            assert!(m.contains("must be at most"), "{m}");
+        }
         let d = std::env::temp_dir().join(crate::fsx::unique_name("boot-config-"));
         assert!(Config::load(&d.join("none.toml"), false).is_ok(), "the default path may be missing");
         let named = Config::load(&d.join("none.toml"), true).expect_err("an error");
