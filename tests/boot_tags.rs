@@ -366,6 +366,30 @@ fn imds_token_lifetime_reuse_and_renewal() {
     assert!(!o.stderr.contains("FAKE-TOKEN"));
 }
 
+/// A token is renewed before it expires, within one fetch: with
+/// `token_ttl_s = 1` it is used until 0.9 s after it was asked for, and
+/// every request of this fake takes at least 0.4 s, so the fourth GET needs
+/// a new one (a slower machine only needs more).
+#[test]
+fn imds_token_is_renewed_shortly_before_its_ttl() {
+    let imds = FakeImds::start(&[("A", "1"), ("B", "2"), ("C", "3")], "i-0ttl");
+    let b = BootBox::new(
+        "boot-imds-ttl",
+        "sources = [\"imds\"]\n[imds]\nretries = 0\ntoken_ttl_s = 1\ndeadline_ms = 120000\n",
+    );
+    imds.set(|c| c.delay_ms = 400);
+    let ep = imds.endpoint();
+    let o = b.boot_env(&["tags"], &[("AWS_EC2_METADATA_SERVICE_ENDPOINT", ep.as_str())]);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(o.stdout.contains("\"C\"\t\"3\"\timds"), "{}", o.stdout);
+    let (puts, gets) = imds.counts();
+    assert!(puts >= 2 && gets == 5, "{:?}", imds.seen());
+    let c = imds.ctl.lock().unwrap();
+    assert!(c.ttls.iter().all(|t| t == "1"), "{:?}", c.ttls);
+    // Renewed ahead of time, never after a 401: every GET had a valid token.
+    assert!(!o.stderr.contains("asking for a new one"), "{}", o.stderr);
+}
+
 /// One deadline bounds the whole fetch, however many tags and however
 /// slowly each answers within its own timeout.
 #[test]
