@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 /// Manifest schema version understood.
 pub const SCHEMA: u32 = 1;
 
+/// Longest `timeout_s` of `[stop]`, `[check]` and `[ready]` (one day).
+pub const MAX_TIMEOUT_S: u64 = 86_400;
+
 /// The run modes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -438,6 +441,16 @@ impl Manifest {
                 return Err(bad(format!("bad variable name {v:?}")));
             }
         }
+        let timeouts = [
+            ("stop.timeout_s", Some(self.stop.timeout_s)),
+            ("check.timeout_s", self.check.as_ref().map(|c| c.timeout_s)),
+            ("ready.timeout_s", self.ready.as_ref().map(|r| r.timeout_s)),
+        ];
+        for (key, t) in timeouts {
+            if t.is_some_and(|t| t > MAX_TIMEOUT_S) {
+                return Err(bad(format!("{key} must be at most {MAX_TIMEOUT_S}")));
+            }
+        }
         if self.check.as_ref().is_some_and(|c| c.command.is_empty()) {
             return Err(bad("empty check command".into()));
         }
@@ -591,6 +604,19 @@ mod tests {
         let mut bad = m.clone();
         bad.ready = Some(Ready { notify: "fd:1".into(), timeout_s: 5 });
         assert!(bad.validate("web").is_err());
+        // A timeout that would overflow a deadline is refused at load time.
+        for set in [
+            |m: &mut Manifest| m.stop.timeout_s = u64::MAX,
+            |m: &mut Manifest| m.ready = Some(Ready { notify: "fd:4".into(), timeout_s: MAX_TIMEOUT_S + 1 }),
+            |m: &mut Manifest| {
+                m.check = Some(Check { command: vec!["/bin/true".into()], timeout_s: u64::MAX })
+            },
+        ] {
+            let mut huge = m.clone();
+            set(&mut huge);
+            let e = huge.validate("web").map(|()| String::new()).unwrap_or_else(|e| e.to_string());
+            assert!(e.contains("timeout_s must be at most 86400"), "{e:?}");
+        }
         let mut plain = m;
         plain.ready = None;
         assert_eq!((plain.notify(), plain.ready_timeout_s()), (None, Some(7)));

@@ -204,6 +204,9 @@ pub fn parse(args: &[OsString]) -> Result<Invocation, String> {
                     .ok_or_else(|| format!("--wait needs whole seconds, 0 to {MAX_WAIT_S}, not {v:?}"))?;
                 a.wait = Some(n);
             }
+            "--help" | "--version" | "--verbose" | "--quiet" if inline.is_some() => {
+                return Err(format!("option {name} takes no value"));
+            }
             "--help" | "-h" => want_help = true,
             "--version" => {
                 return Ok(Invocation::Print(format!("boot (runit-rs) {}\n", runit_core::VERSION)));
@@ -350,6 +353,9 @@ mod tests {
         assert!(p(&["up", "extra"]).is_err());
         assert!(p(&["status", "--json", "--prometheus"]).is_err());
         assert!(p(&["up", "--json=1"]).is_err());
+        for flag in ["--help=x", "--version=1", "--verbose=2", "--quiet="] {
+            assert!(parse(&[OsString::from(flag)]).is_err(), "{flag}");
+        }
     }
 
     #[test]

@@ -4,7 +4,8 @@
 //! embedded defaults: the instance metadata source only (`imds`: boot
 //! fails closed, it never guesses a mode from the catalogue's sample
 //! `tags.toml`), the catalogue in `<root>/usr/share/boot/sv-templates`, and
-//! the suite's binaries next to the `boot` executable. Paths written in this file (and
+//! the suite's binaries next to the `boot` executable. A file named with
+//! `--config` must exist. Paths written in this file (and
 //! on the command line) are used as written; `--root` relocates only boot's
 //! own files and the defaults.
 
@@ -13,7 +14,8 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-/// Longest `wait_s` / `--wait` accepted (one day).
+/// Longest `wait_s` / `--wait` / `start_timeout_s` accepted (one day; the
+/// `imds` millisecond settings likewise).
 pub const MAX_WAIT_S: u64 = 86_400;
 
 /// The configuration.
@@ -151,27 +153,56 @@ impl Default for Imds {
 impl Config {
     /// Parses `boot.toml` text.
     pub fn parse(text: &str) -> Result<Config> {
-        let c: Config = toml::from_str(text)
-            .map_err(|e| BootError::invalid(format!("invalid boot.toml: {}", e.message())))?;
+        Config::parse_named(text, "boot.toml")
+    }
+
+    /// Parses `boot.toml` text read from `name`; errors say
+    /// `invalid configuration <name>, line N: …`.
+    pub fn parse_named(text: &str, name: &str) -> Result<Config> {
+        let bad = |m: &str| BootError::invalid(format!("invalid configuration {name}: {m}"));
+        let c: Config = toml::from_str(text).map_err(|e| {
+            let line =
+                e.span().and_then(|r| text.get(..r.start)).map(|before| before.matches('\n').count() + 1);
+            match line {
+                Some(l) => {
+                    BootError::invalid(format!("invalid configuration {name}, line {l}: {}", e.message()))
+                }
+                None => bad(e.message()),
+            }
+        })?;
         if !(1..=21600).contains(&c.imds.token_ttl_s) {
-            return Err(BootError::invalid("invalid boot.toml: imds.token_ttl_s must be 1..=21600"));
+            return Err(bad("imds.token_ttl_s must be 1..=21600"));
         }
         if c.wait_s > MAX_WAIT_S {
-            return Err(BootError::invalid(format!(
-                "invalid boot.toml: wait_s must be at most {MAX_WAIT_S}"
-            )));
+            return Err(bad(&format!("wait_s must be at most {MAX_WAIT_S}")));
         }
         if c.imds.deadline_ms == 0 {
-            return Err(BootError::invalid("invalid boot.toml: imds.deadline_ms must be at least 1"));
+            return Err(bad("imds.deadline_ms must be at least 1"));
+        }
+        if c.start_timeout_s > MAX_WAIT_S {
+            return Err(bad(&format!("start_timeout_s must be at most {MAX_WAIT_S}")));
+        }
+        let ms = [
+            ("connect_timeout_ms", c.imds.connect_timeout_ms),
+            ("timeout_ms", c.imds.timeout_ms),
+            ("deadline_ms", c.imds.deadline_ms),
+        ];
+        if let Some((key, _)) = ms.iter().find(|(_, v)| *v > MAX_WAIT_S * 1000) {
+            return Err(bad(&format!("imds.{key} must be at most {}", MAX_WAIT_S * 1000)));
         }
         Ok(c)
     }
 
-    /// Reads `path`; a missing file gives the embedded defaults.
-    pub fn load(path: &std::path::Path) -> Result<Config> {
+    /// Reads `path`. A missing file gives the embedded defaults, unless the
+    /// file was `named` (`--config`): then it is an error, not a silent
+    /// fallback.
+    pub fn load(path: &std::path::Path, named: bool) -> Result<Config> {
         match std::fs::read_to_string(path) {
-            Ok(text) => Config::parse(&text),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Config::default()),
+            Ok(text) => Config::parse_named(&text, &path.display().to_string()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && !named => Ok(Config::default()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Err(BootError::invalid(format!("configuration {} (--config) does not exist", path.display())))
+            }
             Err(e) => Err(BootError::io(format!("unable to read {}", path.display()), e)),
         }
     }
@@ -195,5 +226,28 @@ mod tests {
         assert!(Config::parse("wait_s = \"x\"").is_err());
         assert!(Config::parse("[imds]\ntoken_ttl_s = 21601").is_err());
         assert_eq!(Config::parse("wait_s = 30").map(|c| c.wait_s).ok(), Some(30));
+    }
+
+    #[test]
+    fn errors_name_the_file_and_line() {
+        let e =
+            Config::parse_named("wait_s = 5\n\nwiat_s = 5\n", "/etc/boot/boot.toml").expect_err("an error");
+        let m = e.to_string();
+        assert!(
+            m.starts_with("invalid configuration /etc/boot/boot.toml, line 3: unknown field `wiat_s`"),
+            "{m}"
+        );
+        let m = Config::parse_named("[imds]\ntoken_ttl_s = 0\n", "x.toml").expect_err("an error").to_string();
+        assert_eq!(m, "invalid configuration x.toml: imds.token_ttl_s must be 1..=21600");
+        // Durations that would overflow a deadline are refused, not a panic later.
+        for text in ["start_timeout_s = 18446744073709551615", "[imds]\ndeadline_ms = 86400001"] {
+            let m = Config::parse(text).expect_err(text).to_string();
+            assert!(m.contains("must be at most"), "{m}");
+        }
+        let d = std::env::temp_dir().join(crate::fsx::unique_name("boot-config-"));
+        assert!(Config::load(&d.join("none.toml"), false).is_ok(), "the default path may be missing");
+        let named = Config::load(&d.join("none.toml"), true).expect_err("an error");
+        assert!(named.to_string().contains("does not exist"), "{named}");
+        assert_eq!(named.exit(), crate::error::Exit::Invalid);
     }
 }

@@ -119,7 +119,7 @@ pub fn context(args: &Args, env: BTreeMap<String, String>) -> Result<Boot> {
         args.root.clone().or_else(|| env.get("BOOT_ROOT").map(PathBuf::from)).unwrap_or_else(|| "/".into());
     let layout = layout::Layout::new(root);
     let config_path = args.config.clone().unwrap_or_else(|| layout.config_file());
-    let config = config::Config::load(&config_path)?;
+    let config = config::Config::load(&config_path, args.config.is_some())?;
     let catalogue_dir = args
         .catalogue
         .clone()

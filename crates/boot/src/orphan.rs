@@ -57,17 +57,23 @@ fn pid_of(i: &Instance) -> i32 {
 /// Stops the main service of `dir` whichever way it runs: through its
 /// runsv ([`svctl::stop`]), then, when no runsv supervises `dir` (any more),
 /// the service process it last started, directly ([`stop`]). Says what it
-/// stops and how long it may wait.
+/// stops and how long it may wait (nothing when nothing runs).
 pub fn stop_service(dir: &Path, how: StopHow) -> Stopped {
-    log::info!(
-        "stopping {}: signal {}, waiting up to {} s before SIGKILL",
-        dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
-        how.signal,
-        how.timeout.as_secs()
-    );
+    let say = |what: &str| {
+        log::info!(
+            "stopping {}{what}: signal {}, waiting up to {} s before SIGKILL",
+            dir.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+            how.signal,
+            how.timeout.as_secs()
+        )
+    };
+    if svctl::alive(dir, Supervise::MAIN) {
+        say("");
+    }
     let mut out = svctl::stop(dir, how);
     // runsv gone before or during the stop: what it left behind.
     if let Some(left) = find(dir, Supervise::MAIN) {
+        say(" (its runsv is gone)");
         let r = stop(&left, how);
         out = Stopped { found: true, pgid: r.pgid.or(out.pgid), killed: out.killed || r.killed };
     }

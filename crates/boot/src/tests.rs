@@ -284,8 +284,8 @@ fn render_readiness_declarations() {
     assert_eq!(db.manifest.ready_timeout_s(), Some(9));
 }
 
-/// The modules of `src/` and the modules each one names (`crate::x`),
-/// comments excluded.
+/// The modules of `src/` and the modules each one names
+/// ([`module_deps`]), test code and comments excluded.
 fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut files = Vec::new();
@@ -295,7 +295,8 @@ fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeS
     for e in std::fs::read_dir(src.join("tags")).unwrap().flatten() {
         files.push(e.path());
     }
-    let mut graph = std::collections::BTreeMap::new();
+    let mut graph: std::collections::BTreeMap<String, std::collections::BTreeSet<String>> =
+        std::collections::BTreeMap::new();
     for f in files.iter().filter(|f| f.extension().is_some_and(|x| x == "rs")) {
         let stem = f.file_stem().unwrap().to_string_lossy().into_owned();
         // tags/*.rs belong to `tags`.
@@ -305,18 +306,53 @@ fn module_graph() -> std::collections::BTreeMap<String, std::collections::BTreeS
         }
         let text = std::fs::read_to_string(f).unwrap();
         let text = text.split("#[cfg(test)]").next().unwrap_or("");
-        let deps: &mut std::collections::BTreeSet<String> = graph.entry(name.clone()).or_default();
-        for line in text.lines().filter(|l| !l.trim_start().starts_with("//")) {
-            for (i, _) in line.match_indices("crate::") {
-                let m: String =
-                    line[i + 7..].chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
-                if !m.is_empty() && m != name {
-                    deps.insert(m);
-                }
-            }
-        }
+        graph.entry(name.clone()).or_default().extend(module_deps(&name, &stem, text));
     }
     graph
+}
+
+/// The modules of boot that `text` (the non-test code of `src/<stem>.rs`,
+/// or `src/tags/<stem>.rs` for `name` `tags`) names: `crate::a`,
+/// `crate::{a, b::c}`, and the crate root's `super::` (`super::super::` in
+/// `tags/`, where `super::` is `tags` itself). Comment lines are skipped.
+fn module_deps(name: &str, stem: &str, text: &str) -> std::collections::BTreeSet<String> {
+    let root_super = if name == "tags" && stem != "mod" { "super::super::" } else { "super::" };
+    let code: String =
+        text.lines().filter(|l| !l.trim_start().starts_with("//")).map(|l| format!("{l}\n")).collect();
+    let mut deps = std::collections::BTreeSet::new();
+    for root in ["crate::", root_super] {
+        for (i, _) in code.match_indices(root) {
+            if code[..i].ends_with("super::") {
+                continue; // the tail of a longer `super::super::`
+            }
+            let rest = &code[i + root.len()..];
+            let names: Vec<String> = match rest.strip_prefix('{') {
+                Some(group) => group[..group.find('}').unwrap_or(group.len())]
+                    .split(',')
+                    .map(|p| p.trim().split("::").next().unwrap_or("").to_string())
+                    .collect(),
+                None => vec![rest.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect()],
+            };
+            deps.extend(
+                names.into_iter().filter(|m| !m.is_empty() && m != name && m != "self" && m != "super"),
+            );
+        }
+    }
+    deps
+}
+
+/// The graph sees every way to name another module.
+#[test]
+fn module_deps_sees_grouped_and_super_imports() {
+    let d =
+        |name: &str, stem: &str, text: &str| module_deps(name, stem, text).into_iter().collect::<Vec<_>>();
+    assert_eq!(d("down", "down", "use crate::{apply, fsx::ensure_dir};\n"), ["apply", "fsx"]);
+    assert_eq!(d("down", "down", "fn f() { super::apply::up(); }\n"), ["apply"]);
+    assert_eq!(d("down", "down", "// crate::apply in a comment\nuse crate::lock;\n"), ["lock"]);
+    assert_eq!(d("tags", "imds", "use super::http;\nuse super::super::plan;\n"), ["plan"]);
+    assert_eq!(d("tags", "mod", "pub use super::plan::Mode;\nuse crate::tags::x;\n"), ["plan"]);
+    let graph = module_graph();
+    assert!(graph.get("apply").is_some_and(|d| d.contains("down")), "{graph:?}");
 }
 
 /// boot's modules form a one-way pipeline (lib.rs): no import cycle, and

@@ -71,8 +71,18 @@ fn invalid_inputs_exit_2_and_system_errors_111() {
     write(&root.join("etc/boot/boot.toml"), "no_such_setting = 1\n");
     let o = boot(&["--root", r, "status"]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o.stderr).contains("invalid boot.toml"), "{}", text(&o.stderr));
-    std::fs::remove_file(root.join("etc/boot/boot.toml")).unwrap();
+    let conf = root.join("etc/boot/boot.toml");
+    let want = format!(
+        "boot: fatal: invalid configuration {}, line 1: unknown field `no_such_setting`",
+        conf.display()
+    );
+    assert!(text(&o.stderr).starts_with(&want), "{}", text(&o.stderr));
+    std::fs::remove_file(&conf).unwrap();
+    // A file named with --config must exist; the default one may not.
+    let o = boot(&["--root", r, "--config", d.join("typo.toml").to_str().unwrap(), "status"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
+    assert!(text(&o.stderr).contains("typo.toml (--config) does not exist"), "{}", text(&o.stderr));
+    assert!(!root.join("var").exists(), "{}", text(&o.stderr));
     let o = boot(&["--root", r, "--catalogue", d.join("missing").to_str().unwrap(), "plan"]);
     assert_eq!(o.status.code(), Some(111), "{}", text(&o.stderr));
     assert!(text(&o.stderr).contains("unable to read catalogue"), "{}", text(&o.stderr));
@@ -157,7 +167,8 @@ fn bad_wait_and_bad_config_write_nothing() {
     let o = boot(&["--root", r, "up"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o.stderr));
     assert!(
-        text(&o.stderr).contains("invalid boot.toml") && text(&o.stderr).contains("wiat_s"),
+        text(&o.stderr).contains("invalid configuration ")
+            && text(&o.stderr).contains("line 2: unknown field `wiat_s`"),
         "{}",
         text(&o.stderr)
     );

@@ -92,7 +92,7 @@ fn response_complete(raw: &[u8]) -> bool {
     head.lines()
         .find_map(|l| l.strip_prefix("content-length:"))
         .and_then(|v| v.trim().parse::<usize>().ok())
-        .is_some_and(|n| raw.len() >= end + 4 + n)
+        .is_some_and(|n| (end + 4).checked_add(n).is_some_and(|total| raw.len() >= total))
 }
 
 fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
@@ -180,5 +180,12 @@ mod tests {
         assert!(parse_response(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nabc").is_err());
         assert!(response_complete(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nab"));
         assert!(!response_complete(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\na"));
+        // A hostile length neither overflows nor panics.
+        let huge = format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\nab", usize::MAX);
+        assert!(!response_complete(huge.as_bytes()));
+        assert!(parse_response(huge.as_bytes()).is_err());
+        let chunk = format!("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n{:x}\r\nab", usize::MAX);
+        assert!(parse_response(chunk.as_bytes()).is_err());
+        assert!(parse_response(b"HTTP/1.1 99999999 OK\r\n\r\n").is_err());
     }
 }
