@@ -545,6 +545,11 @@ fn assert_provisioned(root: &Path) {
         assert!(!root.join(never).exists(), "the image holds {never}");
     }
     assert_eq!(read(root.join("etc/machine-id")), "", "the image has a machine id");
+    assert_eq!(read(root.join("etc/hostname")), "localhost\n", "the build host's name is in the image");
+    assert!(
+        !read(root.join("etc/resolv.conf")).contains("nameserver"),
+        "the build host's resolver is in the image"
+    );
 }
 
 #[test]
