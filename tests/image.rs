@@ -278,6 +278,7 @@ impl Instance {
     fn assert_stopped_cleanly(&self, times: usize) {
         let console = self.console();
         assert_eq!(console.matches("runit-rs image: stage 3: boot down done").count(), times, "{console}");
+        assert_eq!(console.matches("runit-rs image: stage 3: no process left").count(), times, "{console}");
         assert!(!console.contains("not terminated"), "stage 2 or 3 overran the budget:\n{console}");
         assert!(!console.contains("warning: boot down exited"), "{console}");
         assert!(console.contains("- runit: exit 0: container halt."), "{console}");
@@ -443,6 +444,7 @@ fn fails_closed(db: Option<&str>, why: &str) {
     assert!(console.contains(why), "wanted {why:?} on the console:\n{console}");
     assert!(console.contains("- runit: skipping stage 2..."), "{console}");
     assert!(!console.contains("enter stage: /etc/runit/2"), "{console}");
+    assert!(console.contains("runit-rs image: stage 3: no process left"), "{console}");
     for never in
         ["var/lib/boot/state.json", "var/lib/boot/current", "var/lib/boot/sv", "var/log/boot", "run/boot"]
     {
@@ -543,6 +545,11 @@ fn assert_provisioned(root: &Path) {
         assert!(!root.join(never).exists(), "the image holds {never}");
     }
     assert_eq!(read(root.join("etc/machine-id")), "", "the image has a machine id");
+    assert_eq!(read(root.join("etc/hostname")), "localhost\n", "the build host's name is in the image");
+    assert!(
+        !read(root.join("etc/resolv.conf")).contains("nameserver"),
+        "the build host's resolver is in the image"
+    );
 }
 
 #[test]
