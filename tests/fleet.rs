@@ -606,10 +606,6 @@ tags = { Mode = "production" }
 /// created.
 #[test]
 fn bad_input_leaves_nothing() {
-    if !harness::is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
     let sc = Scratch::new("fleet-bad");
     let state = sc.join("state");
     let t = Duration::from_secs(60);
