@@ -118,14 +118,30 @@ cp "$top"/docs/*.md "$doc/docs/"
     printf 'Files: *\nCopyright: %s\nLicense: BSD-3-Clause\n' "$(field copyright)"
     sed -e 's/^$/./' -e 's/^/ /' "$top/LICENSE"
 } >"$doc/copyright"
+gzip -9nc "$here/debian/changelog" >"$doc/changelog.Debian.gz"
 # Debian policy: man pages compressed with gzip -9n (no name, no time).
 for f in "$stage"/usr/share/man/man8/*.8; do
     gzip -9n "$f"
 done
 
+# Debian policy: programs stripped (as dh_strip does; release builds
+# already are, debug builds are not).
+if command -v strip >/dev/null 2>&1; then
+    for f in "$stage"/usr/bin/* "$stage"/usr/sbin/*; do
+        strip --remove-section=.comment --strip-unneeded "$f"
+    done
+fi
+
+# The systemd units (docs/packaging.md#systemd); enabled by the postinst.
+mkdir -p "$stage/usr/lib/systemd/system"
+for f in "$here"/systemd/*.service; do
+    install -m 644 "$f" "$stage/usr/lib/systemd/system/"
+done
+
 mkdir -p "$stage/DEBIAN"
-cp "$here/debian/postinst" "$stage/DEBIAN/postinst"
-chmod 755 "$stage/DEBIAN/postinst"
+for f in postinst prerm postrm; do
+    install -m 755 "$here/debian/$f" "$stage/DEBIAN/$f"
+done
 
 depends=libc6
 if command -v dpkg-shlibdeps >/dev/null 2>&1; then

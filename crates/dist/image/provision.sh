@@ -21,7 +21,8 @@
 #   * disables Debian's postgresql and redis-server units and init scripts:
 #     boot starts its own instances;
 #   * runit flavour: /etc/runit/1, 2, 3, ctrlaltdel and /sbin/init ->
-#     runit-init; systemd flavour: systemd-networkd for the network;
+#     runit-init; systemd flavour: systemd-networkd for the network, unless
+#     ifupdown, netplan or NetworkManager manage it already (Debian's AMI);
 #   * leaves a box that has never booted: no boot state, no machine id, no
 #     apt lists.
 #
@@ -178,8 +179,13 @@ EON
     ;;
 systemd)
     [ -x /usr/lib/systemd/systemd ] || [ -x /lib/systemd/systemd ] || die "systemd is not installed"
-    install -d -m 0755 /etc/systemd/network
-    cat >/etc/systemd/network/80-runit-rs-dhcp.network <<'EON'
+    # The network: left alone where something already manages it (Debian's
+    # AMI: ifupdown or netplan with cloud-init); else systemd-networkd.
+    if [ -x /usr/sbin/ifup ] || [ -d /etc/netplan ] || [ -x /usr/sbin/NetworkManager ]; then
+        say "the network is managed already (ifupdown, netplan or NetworkManager): systemd-networkd left as it is"
+    else
+        install -d -m 0755 /etc/systemd/network
+        cat >/etc/systemd/network/80-runit-rs-dhcp.network <<'EON'
 # runit-rs image (systemd flavour): DHCP on the instance's interface.
 [Match]
 Name=en* eth*
@@ -187,7 +193,8 @@ Name=en* eth*
 [Network]
 DHCP=yes
 EON
-    systemctl enable systemd-networkd.service >/dev/null 2>&1 || die "cannot enable systemd-networkd"
+        systemctl enable systemd-networkd.service >/dev/null 2>&1 || die "cannot enable systemd-networkd"
+    fi
     ;;
 esac
 

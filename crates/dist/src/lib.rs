@@ -52,6 +52,14 @@ pub const PROGRAMS: &[Program] = &[
 /// package owns the same names).
 pub const CHPST_NAMES: &[&str] = &["envdir", "envuidgid", "pgrphack", "setlock", "setuidgid", "softlimit"];
 
+/// The systemd units the Debian package ships (`crates/dist/systemd/`),
+/// installed in `/usr/lib/systemd/system/` (docs/packaging.md#systemd).
+pub const SYSTEMD_UNITS: &[&str] = &["runsvdir.service", "boot-runsvdir.service", "boot.service"];
+
+/// The units the maintainer scripts enable (the others have no `[Install]`
+/// section and are pulled in by these).
+pub const ENABLED_UNITS: &[&str] = &["runsvdir.service", "boot.service"];
+
 /// The shells we ship completions for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Shell {
@@ -128,7 +136,8 @@ impl Dir {
 /// Every file the Debian package ships, as paths relative to `/`, sorted,
 /// given the names of the pages in `docs/` (`README.md` goes to
 /// `/usr/share/doc/runit-rs/`, the pages to its `docs/`, so the README's
-/// links work). Directories are not listed.
+/// links work), with the systemd units, `copyright` and
+/// `changelog.Debian.gz`. Directories are not listed.
 pub fn debian_files(pages: &[&str]) -> Vec<String> {
     let mut v = Vec::new();
     for p in PROGRAMS {
@@ -138,7 +147,9 @@ pub fn debian_files(pages: &[&str]) -> Vec<String> {
             v.push(format!("{}/{}", sh.debian_dir(), sh.file(p.name)));
         }
     }
+    v.extend(SYSTEMD_UNITS.iter().map(|u| format!("usr/lib/systemd/system/{u}")));
     v.push("usr/share/doc/runit-rs/copyright".to_string());
+    v.push("usr/share/doc/runit-rs/changelog.Debian.gz".to_string());
     v.push("usr/share/doc/runit-rs/README.md".to_string());
     v.extend(pages.iter().map(|d| format!("usr/share/doc/runit-rs/docs/{d}")));
     v.sort();
@@ -182,6 +193,12 @@ mod tests {
         assert!(files.contains(&"usr/share/zsh/vendor-completions/_chpst".to_string()));
         assert!(files.contains(&"usr/share/doc/runit-rs/README.md".to_string()));
         assert!(files.contains(&"usr/share/doc/runit-rs/docs/sv.md".to_string()));
-        assert_eq!(files.len(), PROGRAMS.len() * 5 + 3);
+        assert!(files.contains(&"usr/lib/systemd/system/runsvdir.service".to_string()));
+        assert_eq!(files.len(), PROGRAMS.len() * 5 + SYSTEMD_UNITS.len() + 4);
+    }
+
+    #[test]
+    fn enabled_units_are_shipped() {
+        assert!(ENABLED_UNITS.iter().all(|u| SYSTEMD_UNITS.contains(u)));
     }
 }

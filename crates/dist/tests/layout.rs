@@ -6,7 +6,7 @@
 // In a test a panic is the failure report.
 #![allow(clippy::unwrap_used)]
 
-use runit_rs_dist::{CHPST_NAMES, PROGRAMS, Shell, debian_files};
+use runit_rs_dist::{CHPST_NAMES, ENABLED_UNITS, PROGRAMS, SYSTEMD_UNITS, Shell, debian_files};
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -76,6 +76,9 @@ fn cargo_deb_assets_are_the_packaged_files() {
     }
     // cargo-deb writes the copyright file from `copyright`/`license-file`.
     got.insert("usr/share/doc/runit-rs/copyright".into());
+    // ... and changelog.Debian.gz from `changelog`.
+    assert_eq!(deb["changelog"].as_str(), Some("debian/changelog"));
+    got.insert("usr/share/doc/runit-rs/changelog.Debian.gz".into());
     let pages = doc_pages();
     let pages: Vec<&str> = pages.iter().map(String::as_str).collect();
     let want: BTreeSet<String> = debian_files(&pages).into_iter().collect();
@@ -154,4 +157,59 @@ fn every_program_is_built_by_its_package() {
         let names: Vec<&str> = bins.iter().filter_map(|b| b.get("name").and_then(|n| n.as_str())).collect();
         assert!(names.contains(&p.name), "crates/{}/Cargo.toml builds {names:?}, not {}", p.package, p.name);
     }
+}
+
+#[test]
+fn systemd_units_are_the_listed_ones() {
+    let got: BTreeSet<String> = fs::read_dir(here().join("systemd"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    let want: BTreeSet<String> = SYSTEMD_UNITS.iter().map(|u| u.to_string()).collect();
+    assert_eq!(got, want);
+    // Exactly the enabled units have an [Install] section.
+    for u in SYSTEMD_UNITS {
+        let text = read(&here().join("systemd").join(u));
+        assert_eq!(text.contains("\n[Install]\n"), ENABLED_UNITS.contains(u), "{u}: [Install] section");
+    }
+    let deb = read(&here().join("deb.sh"));
+    assert!(deb.contains("\"$here\"/systemd/*.service") && deb.contains("usr/lib/systemd/system"));
+}
+
+#[test]
+fn maintainer_scripts_handle_every_unit() {
+    let dir = here().join("debian");
+    let postinst = read(&dir.join("postinst"));
+    let prerm = read(&dir.join("prerm"));
+    let postrm = read(&dir.join("postrm"));
+    let deb = read(&here().join("deb.sh"));
+    assert!(deb.contains("for f in postinst prerm postrm"), "deb.sh installs the three scripts");
+    for s in [&postinst, &prerm, &postrm] {
+        assert!(s.starts_with("#!/bin/sh\n") && s.contains("\nset -e\n"));
+    }
+    // postinst enables the units with [Install], from one list.
+    let enable_line = format!("for unit in {}; do", ENABLED_UNITS.join(" "));
+    assert!(postinst.contains(&enable_line), "postinst: {enable_line}");
+    assert!(postinst.contains("deb-systemd-helper enable \"$unit\""));
+    // prerm stops every unit, boot.service first (`boot down` needs runsvdir).
+    let stop: Vec<String> = SYSTEMD_UNITS.iter().map(|u| format!("'{u}'")).collect();
+    let boot = stop.iter().position(|u| u == "'boot.service'").unwrap();
+    let mut order = vec![stop[boot].clone()];
+    order.extend(stop.iter().filter(|u| *u != "'boot.service'").cloned().rev());
+    assert!(prerm.contains(&format!("deb-systemd-invoke stop {}", order.join(" "))), "prerm stops {order:?}");
+    // postrm forgets the enabled units on purge.
+    let purge: Vec<String> = ENABLED_UNITS.iter().map(|u| format!("'{u}'")).collect();
+    assert!(postrm.contains(&format!("deb-systemd-helper purge {}", purge.join(" "))));
+}
+
+#[test]
+fn changelog_names_this_version() {
+    let top_manifest: toml::Table = read(&top().join("Cargo.toml")).parse().unwrap();
+    let version = top_manifest["workspace"]["package"]["version"].as_str().unwrap();
+    let revision = deb_table()["revision"].as_str().unwrap().to_string();
+    let changelog = read(&here().join("debian/changelog"));
+    let first = changelog.lines().next().unwrap();
+    assert_eq!(first, format!("runit-rs ({version}-{revision}) unstable; urgency=medium"));
+    let maintainer = deb_table()["maintainer"].as_str().unwrap().to_string();
+    assert!(changelog.contains(&format!("\n -- {maintainer}  ")), "changelog trailer names the maintainer");
 }

@@ -1,0 +1,618 @@
+//! End-to-end tests of the unified image, runit flavour (issue 17 item 3).
+//!
+//! Each test boots the image built by `crates/dist/image/build --init runit`
+//! (cached under target/image/) with `crates/dist/image/instance`: an
+//! overlay over the image's root tree, our runit as process 1 in new PID,
+//! mount, UTS and IPC namespaces, with the stages exactly as shipped, in a
+//! network namespace of its own. The fake IMDSv2 (`crates/dist/imds/
+//! imds-server`) runs in a second network namespace, on 169.254.169.254,
+//! reached through a veth pair: nothing listens outside the namespaces the
+//! test makes, and every namespace, mount and process is removed on drop.
+//!
+//! The tests skip (with a message) only when the kernel refuses the
+//! namespaces; a missing image, mmdebstrap or launcher is a failure.
+
+// Test set-up failing is a test failure: unwrap is the clearest report.
+#![allow(clippy::unwrap_used)]
+
+use harness::{Outcome, Proc, Scratch, cmd, read, run, wait_for};
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How long a review box may take to become ready (PostgreSQL's initdb on
+/// a loaded 2-core machine included).
+const READY: Duration = Duration::from_secs(240);
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn launcher() -> PathBuf {
+    repo().join("crates/dist/image/instance")
+}
+
+/// True when the kernel lets us make the namespaces an instance needs;
+/// otherwise prints why the test is skipped.
+fn namespaces_available() -> bool {
+    if !harness::is_root() {
+        eprintln!("skipped: the kernel refuses namespaces and mounts to a non-root user (run as root)");
+        return false;
+    }
+    let ok =
+        cmd("unshare", ["--pid", "--fork", "--mount", "--uts", "--ipc", "--net", "--mount-proc", "true"])
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success());
+    if !ok {
+        eprintln!("skipped: the kernel refuses new PID, mount, UTS, IPC or network namespaces here");
+    }
+    ok
+}
+
+/// The image (built once per test binary; a cache hit after the first run).
+fn image() -> &'static Path {
+    static IMAGE: OnceLock<PathBuf> = OnceLock::new();
+    IMAGE.get_or_init(|| {
+        let build = repo().join("crates/dist/image/build");
+        let o = run(&mut cmd(&build, ["--init", "runit"]), Duration::from_secs(1800));
+        assert_eq!(o.code, Some(0), "image build failed:\n{}\n{}", o.stdout, o.stderr);
+        let dir = PathBuf::from(o.stdout.lines().last().expect("build printed its directory"));
+        for f in ["rootfs/usr/sbin/runit", "rootfs/etc/runit/1", "rootfs.tar", "disk.img"] {
+            assert!(dir.join(f).exists(), "{} is missing", dir.join(f).display());
+        }
+        dir
+    })
+}
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+/// Escapes `s` as a JSON string.
+fn json_str(s: &str) -> String {
+    let mut out = String::from('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// The IMDS database entry for any client: `tags` None = tags not enabled.
+fn imds_db(instance_id: &str, tags: Option<&[(&str, &str)]>) -> String {
+    let tags = match tags {
+        None => "null".to_string(),
+        Some(t) => {
+            let kv: Vec<String> =
+                t.iter().map(|(k, v)| format!("{}: {}", json_str(k), json_str(v))).collect();
+            format!("{{{}}}", kv.join(", "))
+        }
+    };
+    format!("{{\"*\": {{\"instance_id\": {}, \"tags\": {tags}, \"delay_s\": 0}}}}\n", json_str(instance_id))
+}
+
+fn ip(args: &[&str]) {
+    let o = run(&mut cmd("ip", args), Duration::from_secs(10));
+    assert_eq!(o.code, Some(0), "ip {args:?}: {}", o.stderr);
+}
+
+/// Two network namespaces joined by a veth pair: the instance's
+/// (10.200.0.2, default route to the other) and the metadata service's
+/// (10.200.0.1 and 169.254.169.254).
+struct Net {
+    inst: String,
+    imds: String,
+    scratch: Scratch,
+    server: Option<Proc>,
+}
+
+impl Net {
+    fn new() -> Net {
+        let n = NEXT.fetch_add(1, Ordering::SeqCst);
+        let pid = std::process::id();
+        let net = Net {
+            inst: format!("rrs-img-{pid}-{n}-i"),
+            imds: format!("rrs-img-{pid}-{n}-m"),
+            scratch: Scratch::new("image-net"),
+            server: None,
+        };
+        let (vi, vm) = (format!("vi{pid}n{n}"), format!("vm{pid}n{n}"));
+        ip(&["netns", "add", &net.inst]);
+        ip(&["netns", "add", &net.imds]);
+        ip(&[
+            "link", "add", &vi, "netns", &net.inst, "type", "veth", "peer", "name", &vm, "netns", &net.imds,
+        ]);
+        ip(&["-n", &net.inst, "addr", "add", "10.200.0.2/24", "dev", &vi]);
+        ip(&["-n", &net.inst, "link", "set", &vi, "up"]);
+        ip(&["-n", &net.inst, "route", "add", "default", "via", "10.200.0.1"]);
+        ip(&["-n", &net.imds, "addr", "add", "10.200.0.1/24", "dev", &vm]);
+        ip(&["-n", &net.imds, "addr", "add", "169.254.169.254/32", "dev", &vm]);
+        ip(&["-n", &net.imds, "link", "set", &vm, "up"]);
+        ip(&["-n", &net.imds, "link", "set", "lo", "up"]);
+        net
+    }
+
+    /// Starts the fake IMDS in its namespace with `db`.
+    fn serve(&mut self, db: &str) {
+        let file = self.scratch.join("imds.json");
+        std::fs::write(&file, db).unwrap();
+        let server = repo().join("crates/dist/imds/imds-server");
+        let log = self.scratch.join("imds.log");
+        let mut c = cmd("ip", ["netns", "exec", &self.imds]);
+        c.arg(&server).args(["--listen", "169.254.169.254:80", "--db"]).arg(&file);
+        let p = Proc::spawn_logging(&mut c, &log);
+        harness::wait_until(Duration::from_secs(20), "the fake IMDS to listen", || {
+            read(&log).contains("listening on")
+        });
+        self.server = Some(p);
+    }
+
+    /// curl from inside the instance's network namespace.
+    fn curl(&self, url: &str) -> Outcome {
+        run(
+            &mut cmd("ip", ["netns", "exec", &self.inst, "curl", "-sS", "-m", "10", url]),
+            Duration::from_secs(20),
+        )
+    }
+}
+
+impl Drop for Net {
+    fn drop(&mut self) {
+        self.server.take();
+        for ns in [&self.inst, &self.imds] {
+            let _ = cmd("ip", ["netns", "del", ns.as_str()]).stderr(std::process::Stdio::null()).status();
+        }
+    }
+}
+
+/// One instance's state directory; `cleanup` on drop.
+struct Instance {
+    scratch: Scratch,
+    started: Option<Instant>,
+}
+
+impl Instance {
+    fn new() -> Instance {
+        Instance { scratch: Scratch::new("image-instance"), started: None }
+    }
+
+    fn state(&self) -> PathBuf {
+        self.scratch.join("state")
+    }
+
+    fn start(&mut self, net: &Net, hostname: &str) {
+        let state = self.state();
+        let mut c = cmd(launcher(), ["start", "--rootfs"]);
+        c.arg(image().join("rootfs")).arg("--state").arg(&state);
+        c.args(["--hostname", hostname, "--netns", &net.inst]);
+        self.started = Some(Instant::now());
+        let o = run(&mut c, Duration::from_secs(60));
+        assert_eq!(o.code, Some(0), "instance start: {}{}\nconsole:\n{}", o.stdout, o.stderr, self.console());
+        assert!(self.pid1() > 0);
+    }
+
+    fn pid1(&self) -> i32 {
+        read(self.state().join("pid1")).trim().parse().unwrap_or(0)
+    }
+
+    fn console(&self) -> String {
+        read(self.state().join("console.log"))
+    }
+
+    fn upper(&self, rel: &str) -> PathBuf {
+        self.state().join("upper").join(rel)
+    }
+
+    fn exec(&self, args: &[&str]) -> Outcome {
+        let mut c = cmd(launcher(), ["exec", "--state"]);
+        c.arg(self.state()).arg("--").args(args);
+        run(&mut c, Duration::from_secs(60))
+    }
+
+    fn stop(&self) -> Outcome {
+        let mut c = cmd(launcher(), ["stop", "--state"]);
+        c.arg(self.state()).args(["--timeout", "60"]);
+        run(&mut c, Duration::from_secs(120))
+    }
+
+    /// Waits until the console holds `needle` at least `count` times.
+    fn wait_console(&self, needle: &str, count: usize, timeout: Duration) -> Duration {
+        let t0 = Instant::now();
+        if wait_for(timeout, || (self.console().matches(needle).count() >= count).then_some(())).is_none() {
+            panic!("no {needle:?} (x{count}) on the console after {timeout:?}:\n{}", self.console());
+        }
+        t0.elapsed()
+    }
+
+    /// Waits until process 1 has ended; its exit status.
+    fn wait_exit(&self, timeout: Duration) -> String {
+        let f = self.state().join("exit");
+        wait_for(timeout, || {
+            let s = read(&f);
+            (!s.is_empty()).then(|| s.trim().to_string())
+        })
+        .unwrap_or_else(|| panic!("process 1 did not exit within {timeout:?}; console:\n{}", self.console()))
+    }
+
+    /// Host pids of processes whose root is inside this instance.
+    fn processes_inside(&self) -> Vec<i32> {
+        let root = self.state().join("root");
+        let mut out = Vec::new();
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+            if std::fs::read_link(e.path().join("root")).is_ok_and(|r| r.starts_with(&root))
+                && !harness::is_zombie(pid)
+            {
+                out.push(pid);
+            }
+        }
+        out
+    }
+
+    fn services(&self) -> Vec<String> {
+        let o = self.exec(&["ls", "/var/lib/boot/current"]);
+        assert_eq!(o.code, Some(0), "ls current: {}", o.stderr);
+        o.stdout.split_whitespace().map(String::from).collect()
+    }
+
+    /// `sv status` of every service and its logger: all must run.
+    fn assert_all_run(&self, services: &[&str]) {
+        for s in services {
+            let o = self.exec(&["sv", "status", &format!("/var/lib/boot/current/{s}")]);
+            assert!(
+                o.stdout.starts_with("run: ") && o.stdout.contains("; run: log: "),
+                "{s}: {}{}",
+                o.stdout,
+                o.stderr
+            );
+        }
+    }
+
+    /// After a graceful stop: stage 3 ran inside the budget, boot down left
+    /// a first-boot box (data and logs kept), no process is left.
+    fn assert_stopped_cleanly(&self, times: usize) {
+        let console = self.console();
+        assert_eq!(console.matches("runit-rs image: stage 3: boot down done").count(), times, "{console}");
+        assert_eq!(console.matches("runit-rs image: stage 3: no process left").count(), times, "{console}");
+        assert!(!console.contains("not terminated"), "stage 2 or 3 overran the budget:\n{console}");
+        assert!(!console.contains("warning: boot down exited"), "{console}");
+        assert!(console.contains("- runit: exit 0: container halt."), "{console}");
+        for gone in
+            ["var/lib/boot/state.json", "var/lib/boot/current", "var/lib/boot/sv", "var/lib/boot/sets"]
+        {
+            assert!(!self.upper(gone).exists(), "boot down left {gone}");
+        }
+        assert!(self.processes_inside().is_empty(), "left: {:?}", self.processes_inside());
+    }
+}
+
+impl Drop for Instance {
+    fn drop(&mut self) {
+        let state = self.state();
+        if state.exists() {
+            let _ = cmd(launcher(), ["cleanup", "--state"]).arg(&state).status();
+        }
+    }
+}
+
+/// The lines of a worker log (svlogd's `current`) in the instance's upper.
+fn log_of(inst: &Instance, service: &str) -> String {
+    read(inst.upper(&format!("var/log/boot/{service}/current")))
+}
+
+fn no_unfinished_logs(inst: &Instance) {
+    let dir = inst.upper("var/log/boot");
+    for svc in std::fs::read_dir(&dir).unwrap().flatten() {
+        if !svc.path().is_dir() {
+            continue;
+        }
+        for f in std::fs::read_dir(svc.path()).unwrap().flatten() {
+            let name = f.file_name().to_string_lossy().into_owned();
+            assert!(!name.ends_with(".u"), "svlogd found an unfinished log: {}", f.path().display());
+        }
+    }
+}
+
+#[test]
+fn issue_17_review_box_boots_stops_and_boots_again() {
+    if !namespaces_available() {
+        return;
+    }
+    image();
+    let mut net = Net::new();
+    net.serve(&imds_db("i-0review000000001", Some(&[("Mode", "review"), ("Team", "qa")])));
+    let mut inst = Instance::new();
+    inst.start(&net, "review-1");
+    inst.wait_console("runit-rs image: role ready at", 1, READY);
+    eprintln!("review: process 1 start to role ready: {:?}", inst.started.unwrap().elapsed());
+
+    let mut services = inst.services();
+    services.sort();
+    assert_eq!(services, ["postgres", "redis", "web", "worker"]);
+    inst.assert_all_run(&["postgres", "redis", "web", "worker"]);
+    let page = net.curl("http://127.0.0.1:8080/");
+    assert_eq!(page.code, Some(0), "{}", page.stderr);
+    assert!(page.stdout.contains("redis: ok hits="), "{}", page.stdout);
+    assert!(page.stdout.contains("postgres: ok server_version_num="), "{}", page.stdout);
+    assert!(page.stdout.contains("BOOT_MODE=review"), "{}", page.stdout);
+    assert!(page.stdout.contains("APP_TEAM=qa"), "{}", page.stdout);
+    let host = inst.exec(&["hostname"]);
+    assert_eq!(host.stdout.trim(), "review-1");
+
+    // SIGTERM to process 1: an instance termination.
+    let t0 = Instant::now();
+    let o = inst.stop();
+    eprintln!("review: SIGTERM to process 1 exit: {:?}", t0.elapsed());
+    assert_eq!(o.code, Some(0), "stop: {}\nconsole:\n{}", o.stderr, inst.console());
+    assert!(inst.console().contains("- runit: shutdown request (sigterm)..."), "{}", inst.console());
+    inst.assert_stopped_cleanly(1);
+    assert!(inst.upper("var/lib/boot/data/postgres/PG_VERSION").exists(), "the data was kept");
+    assert!(log_of(&inst, "worker").contains("event=stop"), "worker log:\n{}", log_of(&inst, "worker"));
+
+    // The same instance again: start-up is restartable.
+    inst.start(&net, "review-1");
+    inst.wait_console("runit-rs image: role ready at", 2, READY);
+    eprintln!("review (restart): process 1 start to role ready: {:?}", inst.started.unwrap().elapsed());
+    inst.assert_all_run(&["postgres", "redis", "web", "worker"]);
+    let page = net.curl("http://127.0.0.1:8080/");
+    assert!(page.stdout.contains("postgres: ok server_version_num="), "{}", page.stdout);
+    assert!(page.stdout.contains("redis: ok hits="), "{}", page.stdout);
+    no_unfinished_logs(&inst);
+
+    // runit-init 0 from inside.
+    let t0 = Instant::now();
+    let o = inst.exec(&["runit-init", "0"]);
+    assert_eq!(o.code, Some(0), "runit-init 0: {}", o.stderr);
+    assert_eq!(inst.wait_exit(Duration::from_secs(60)), "0", "{}", inst.console());
+    eprintln!("review: runit-init 0 to process 1 exit: {:?}", t0.elapsed());
+    let o = inst.stop();
+    assert_eq!(o.code, Some(0), "stop after the halt: {}", o.stderr);
+    inst.assert_stopped_cleanly(2);
+    no_unfinished_logs(&inst);
+}
+
+fn production(tags: &[(&str, &str)], service: &str, check: impl Fn(&Net, &Instance)) {
+    let mut net = Net::new();
+    net.serve(&imds_db("i-0prod0000000001", Some(tags)));
+    let mut inst = Instance::new();
+    inst.start(&net, "prod-1");
+    inst.wait_console("runit-rs image: role ready at", 1, READY);
+    eprintln!("production {service}: process 1 start to role ready: {:?}", inst.started.unwrap().elapsed());
+    assert_eq!(inst.services(), [service]);
+    inst.assert_all_run(&[service]);
+    let ps = inst.exec(&["ps", "-eo", "comm="]);
+    assert_eq!(ps.code, Some(0), "{}", ps.stderr);
+    for other in ["postgres", "redis-server"] {
+        assert!(!ps.stdout.lines().any(|l| l.trim() == other), "{other} runs:\n{}", ps.stdout);
+    }
+    check(&net, &inst);
+    let t0 = Instant::now();
+    let o = inst.stop();
+    eprintln!("production {service}: SIGTERM to process 1 exit: {:?}", t0.elapsed());
+    assert_eq!(o.code, Some(0), "stop: {}\nconsole:\n{}", o.stderr, inst.console());
+    inst.assert_stopped_cleanly(1);
+}
+
+#[test]
+fn issue_17_production_web_from_its_autoscaling_group() {
+    if !namespaces_available() {
+        return;
+    }
+    image();
+    let tags = [("Mode", "production"), ("aws:autoscaling:groupName", "prod-web-asg"), ("Team", "ops")];
+    production(&tags, "web", |net, _| {
+        let env = net.curl("http://127.0.0.1:8080/env");
+        assert_eq!(env.code, Some(0), "{}", env.stderr);
+        assert!(env.stdout.contains("BOOT_SERVICE=web\n"), "{}", env.stdout);
+        assert!(env.stdout.contains("BOOT_MODE=production\n"), "{}", env.stdout);
+        assert!(env.stdout.contains("APP_TEAM=ops\n"), "{}", env.stdout);
+    });
+}
+
+#[test]
+fn issue_17_production_worker_runs_its_component_alone() {
+    if !namespaces_available() {
+        return;
+    }
+    image();
+    let tags = [("Mode", "production"), ("Service", "worker"), ("Component", "critical")];
+    production(&tags, "worker", |_, inst| {
+        let ps = inst.exec(&["ps", "-eo", "args="]);
+        assert!(ps.stdout.contains("sample-worker --queue critical"), "{}", ps.stdout);
+    });
+}
+
+/// Boots with `db` (None: no metadata service at all) and expects stage 1
+/// to refuse: `why` on the console, process 1 halts with 100, nothing ran
+/// and nothing of a role was written.
+fn fails_closed(db: Option<&str>, why: &str) {
+    let mut net = Net::new();
+    if let Some(db) = db {
+        net.serve(db);
+    }
+    let mut inst = Instance::new();
+    inst.start(&net, "bad-1");
+    let status = inst.wait_exit(Duration::from_secs(180));
+    let console = inst.console();
+    assert_eq!(status, "100", "{console}");
+    assert!(console.contains("runit-rs image: fatal: no role for this instance"), "{console}");
+    assert!(console.contains(why), "wanted {why:?} on the console:\n{console}");
+    assert!(console.contains("- runit: skipping stage 2..."), "{console}");
+    assert!(!console.contains("enter stage: /etc/runit/2"), "{console}");
+    assert!(console.contains("runit-rs image: stage 3: no process left"), "{console}");
+    for never in
+        ["var/lib/boot/state.json", "var/lib/boot/current", "var/lib/boot/sv", "var/log/boot", "run/boot"]
+    {
+        assert!(!inst.upper(never).exists(), "a half role: {never} was written");
+    }
+    let o = inst.stop();
+    assert_eq!(o.code, Some(1), "stop reports the failed start: {}", o.stderr);
+    assert!(o.stderr.contains("status 100"), "{}", o.stderr);
+    assert!(inst.processes_inside().is_empty());
+}
+
+#[test]
+fn issue_17_no_role_fails_closed() {
+    if !namespaces_available() {
+        return;
+    }
+    image();
+    // No tags at all.
+    fails_closed(Some(&imds_db("i-0bad00000000001", Some(&[]))), "the tags or the catalogue are invalid");
+    // Tags not enabled in the metadata options.
+    fails_closed(Some(&imds_db("i-0bad00000000002", None)), "instance tags are not enabled");
+    // Hostile values.
+    fails_closed(
+        Some(&imds_db("i-0bad00000000003", Some(&[("Mode", "production"), ("Service", "../../etc")]))),
+        "the tags or the catalogue are invalid",
+    );
+    fails_closed(
+        Some(&imds_db("i-0bad00000000004", Some(&[("Mode", "review'; reboot; '")]))),
+        "the tags or the catalogue are invalid",
+    );
+}
+
+#[test]
+fn issue_17_no_metadata_service_fails_closed() {
+    if !namespaces_available() {
+        return;
+    }
+    image();
+    fails_closed(None, "no instance metadata service answered");
+}
+
+#[test]
+fn issue_17_launcher_refuses_bad_input() {
+    let scratch = Scratch::new("image-launcher");
+    let state = scratch.join("state");
+    let l = launcher();
+    let o = run(&mut cmd(&l, ["bogus"]), Duration::from_secs(10));
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    let mut c = cmd(&l, ["start", "--rootfs", "/nonexistent", "--state"]);
+    c.arg(&state).args(["--hostname", "bad host", "--netns", "x"]);
+    let o = run(&mut c, Duration::from_secs(10));
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    assert!(o.stderr.contains("bad hostname"), "{}", o.stderr);
+    assert!(!state.exists(), "a refused start created {}", state.display());
+    let o =
+        run(&mut cmd(&l, ["exec", "--state", "/nonexistent-state", "--", "true"]), Duration::from_secs(10));
+    assert_ne!(o.code, Some(0));
+}
+
+/// What both flavours must hold: the catalogue, boot.toml and the sample
+/// apps as shipped, Debian's PostgreSQL and Redis disabled, no default
+/// cluster, a box that never booted.
+fn assert_provisioned(root: &Path) {
+    let same = |inside: &str, ours: &Path| {
+        assert_eq!(
+            std::fs::read(root.join(inside)).unwrap_or_else(|e| panic!("{inside}: {e}")),
+            std::fs::read(ours).unwrap(),
+            "{inside} differs from {}",
+            ours.display()
+        );
+    };
+    same("etc/boot/boot.toml", &repo().join("crates/dist/container/boot.toml"));
+    for f in ["web/service.toml", "worker/service.toml", "postgres/service.toml", "redis/service.toml"] {
+        same(&format!("usr/share/boot/sv-templates/{f}"), &repo().join("sv-templates").join(f));
+    }
+    for b in ["boot", "runsvdir", "runsv", "sv", "svlogd", "chpst", "sample-web", "sample-worker"] {
+        assert!(root.join("usr/bin").join(b).is_file(), "/usr/bin/{b} is missing");
+    }
+    for unit in ["postgresql.service", "redis-server.service"] {
+        let l = root.join("etc/systemd/system/multi-user.target.wants").join(unit);
+        assert!(l.symlink_metadata().is_err(), "{unit} is still enabled");
+    }
+    for rc in ["rc2.d", "rc3.d", "rc4.d", "rc5.d"] {
+        if let Ok(dir) = std::fs::read_dir(root.join("etc").join(rc)) {
+            for e in dir.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                assert!(
+                    !(n.starts_with('S') && (n.contains("postgresql") || n.contains("redis"))),
+                    "SysV start link {rc}/{n}"
+                );
+            }
+        }
+    }
+    let clusters: Vec<_> =
+        std::fs::read_dir(root.join("etc/postgresql")).map(|d| d.flatten().collect()).unwrap_or_default();
+    assert!(clusters.is_empty(), "a default PostgreSQL cluster was made: {clusters:?}");
+    for never in ["var/lib/boot/state.json", "var/lib/boot/current", "var/lib/boot/sv"] {
+        assert!(!root.join(never).exists(), "the image holds {never}");
+    }
+    assert_eq!(read(root.join("etc/machine-id")), "", "the image has a machine id");
+    assert_eq!(read(root.join("etc/hostname")), "localhost\n", "the build host's name is in the image");
+    assert!(
+        !read(root.join("etc/resolv.conf")).contains("nameserver"),
+        "the build host's resolver is in the image"
+    );
+}
+
+#[test]
+fn issue_17_runit_flavour_ships_the_container_stages_and_a_disk() {
+    if !harness::is_root() {
+        eprintln!("skipped: the kernel refuses the image build's chroot and mounts to a non-root user");
+        return;
+    }
+    let dir = image();
+    let root = dir.join("rootfs");
+    assert_provisioned(&root);
+    assert_eq!(std::fs::read_link(root.join("usr/sbin/init")).unwrap(), Path::new("runit-init"));
+    for s in ["1", "2", "3", "ctrlaltdel"] {
+        assert_eq!(
+            std::fs::read(root.join("etc/runit").join(s)).unwrap(),
+            std::fs::read(repo().join("crates/dist/container/runit").join(s)).unwrap(),
+            "/etc/runit/{s} is not crates/dist/container/runit/{s}"
+        );
+    }
+    assert!(read(root.join("etc/runit-rs-image")).contains("flavour=runit"));
+    // The disk holds the same tree.
+    let o =
+        run(cmd("debugfs", ["-R", "cat /etc/runit/1"]).arg(dir.join("disk.img")), Duration::from_secs(30));
+    assert_eq!(o.stdout, read(repo().join("crates/dist/container/runit/1")), "{}", o.stderr);
+    // A disk too small is refused, and the image is left as it was.
+    let before = std::fs::metadata(dir.join("disk.img")).unwrap().modified().unwrap();
+    let build = repo().join("crates/dist/image/build");
+    let o = run(&mut cmd(&build, ["--init", "runit", "--size", "64M"]), Duration::from_secs(600));
+    assert_eq!(o.code, Some(2), "{}{}", o.stdout, o.stderr);
+    assert!(o.stderr.contains("is too small"), "{}", o.stderr);
+    assert_eq!(std::fs::metadata(dir.join("disk.img")).unwrap().modified().unwrap(), before);
+    let o = run(&mut cmd(&build, ["--init", "runit", "--size", "lots"]), Duration::from_secs(60));
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+    let o = run(&mut cmd(&build, ["--init", "openrc"]), Duration::from_secs(60));
+    assert_eq!(o.code, Some(2), "{}", o.stderr);
+}
+
+#[test]
+fn issue_17_systemd_flavour_runs_the_packages_units() {
+    if !harness::is_root() {
+        eprintln!("skipped: the kernel refuses the image build's chroot and mounts to a non-root user");
+        return;
+    }
+    let build = repo().join("crates/dist/image/build");
+    let o = run(&mut cmd(&build, ["--init", "systemd"]), Duration::from_secs(1800));
+    assert_eq!(o.code, Some(0), "image build failed:\n{}\n{}", o.stdout, o.stderr);
+    let dir = PathBuf::from(o.stdout.lines().last().unwrap());
+    let root = dir.join("rootfs");
+    assert_provisioned(&root);
+    let init = std::fs::read_link(root.join("usr/sbin/init")).unwrap();
+    assert!(init.to_string_lossy().ends_with("systemd"), "/sbin/init -> {}", init.display());
+    assert!(!root.join("etc/runit/1").exists(), "the systemd flavour has runit stages");
+    for (unit, want) in [
+        ("boot.service", "enabled"),
+        ("runsvdir.service", "enabled"),
+        ("systemd-networkd.service", "enabled"),
+        ("postgresql.service", "disabled"),
+        ("redis-server.service", "disabled"),
+    ] {
+        let mut c = cmd("systemctl", ["is-enabled"]);
+        c.arg(format!("--root={}", root.display())).arg(unit);
+        let o = run(&mut c, Duration::from_secs(30));
+        assert_eq!(o.stdout.trim(), want, "{unit}: {}", o.stderr);
+    }
+    assert!(read(root.join("etc/runit-rs-image")).contains("flavour=systemd"));
+}
