@@ -606,10 +606,6 @@ tags = { Mode = "production" }
 /// created.
 #[test]
 fn bad_input_leaves_nothing() {
-    if !harness::is_root() {
-        eprintln!("skipped: needs root");
-        return;
-    }
     let sc = Scratch::new("fleet-bad");
     let state = sc.join("state");
     let t = Duration::from_secs(60);
@@ -642,6 +638,46 @@ fn bad_input_leaves_nothing() {
     // Usage.
     let o = fleet_run(&state, &["frobnicate"], &[], t);
     assert_eq!(o.code, Some(100), "{o:?}");
+}
+
+/// An `up` that fails half-way (here: the launcher refuses to start the
+/// first instance, after moto, the network and the metadata service are
+/// up) removes exactly what it made: every namespace, veth and process it
+/// names, and its state directory.
+#[test]
+fn failed_up_removes_what_it_made() {
+    if !namespaces_work() {
+        return;
+    }
+    let sc = Scratch::new("fleet-fail");
+    let state = sc.join("state");
+    let o = fleet_run(&state, &["up"], &[("FLEET_INSTANCE_TOOL", "/bin/false")], Duration::from_secs(240));
+    assert_eq!(o.code, Some(6), "{o:?}");
+    let removed = o
+        .stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("fleet: removed: "))
+        .unwrap_or_else(|| panic!("no list of what was removed: {}", o.stderr));
+    let items: Vec<&str> = removed.split("; ").collect();
+    assert!(items.iter().any(|i| i.starts_with("netns rrf-")), "{removed}");
+    assert!(items.iter().any(|i| i.starts_with("veth rrf")), "{removed}");
+    assert!(items.iter().any(|i| i.ends_with("(moto_server)")), "{removed}");
+    assert!(items.iter().any(|i| i.ends_with("(imds-server)")), "{removed}");
+    let names = netns_list();
+    for item in items {
+        let (kind, what) = item.split_once(' ').unwrap();
+        match kind {
+            "netns" => assert!(!names.split_whitespace().any(|n| n == what), "{item} left"),
+            "veth" => assert!(!link_exists(what), "{item} left"),
+            "process" => {
+                let pid: i64 = what.split_whitespace().next().unwrap().parse().unwrap();
+                let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
+                assert!(!["moto_server", "python3", "imds-server"].contains(&comm.trim()), "{item} left");
+            }
+            _ => panic!("unexpected item {item}"),
+        }
+    }
+    assert!(!state.exists(), "the state directory is left");
 }
 
 /// The launch template `fleet up` creates is the CloudFormation example's
