@@ -401,6 +401,8 @@ fn modules_form_a_one_way_pipeline() {
     later("render", &control);
     later("svctl", &["orphan", "state", "catalogue", "plan", "render"]);
     later("down", &["apply"]);
+    // The bottom of the pipeline (lib.rs): svctl uses no other module of boot.
+    assert_eq!(graph.get("svctl").map(|d| d.len()), Some(0), "svctl: {:?}", graph.get("svctl"));
 }
 
 /// The catalogue's PostgreSQL manifest, as shipped, finds its programs at
