@@ -432,6 +432,15 @@ fn imds_wait_rides_out_5xx() {
     assert!(waits >= 1, "{}", o.stderr);
     assert!(o.stderr.contains("HTTP 503") && o.stderr.contains("giving up in"), "{}", o.stderr);
     assert!(o.stderr.contains("answered after"), "{}", o.stderr);
+    // -vv: every request and its status, never the token.
+    let o = b.boot_env(&["-vv", "tags"], &env);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("boot: trace: instance metadata: GET /latest/meta-data/tags/instance: HTTP 200, "),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("FAKE-TOKEN"), "{}", o.stderr);
     // -q hides the waiting lines, not the result.
     imds.set(|c| c.fail_next = 2);
     let o = b.boot_env(&["-q", "tags"], &env);
