@@ -62,10 +62,7 @@ use std::path::{Path, PathBuf};
 pub fn entry(argv: Vec<OsString>) -> i32 {
     let args = match cli::parse(argv.get(1..).unwrap_or_default()) {
         Ok(Invocation::Run(a)) => a,
-        Ok(Invocation::Print(text)) => {
-            runit_core::report::write_fd(1, text.as_bytes());
-            return Exit::Ok.code();
-        }
+        Ok(Invocation::Print(text)) => return output(&text),
         Err(msg) => {
             let text = format!("boot: {msg}\n{}", runit_core::report::usage_text("boot", cli::SYNOPSIS));
             runit_core::report::write_stderr(text.as_bytes());
@@ -74,11 +71,24 @@ pub fn entry(argv: Vec<OsString>) -> i32 {
     };
     init_logging(args.verbosity, std::env::var("RUST_LOG").ok().as_deref());
     match run(&args) {
-        Ok(out) => {
-            runit_core::report::write_fd(1, out.as_bytes());
-            Exit::Ok.code()
-        }
+        Ok(out) => output(&out),
         Err(e) => {
+            runit_core::report::write_stderr(format!("boot: fatal: {e}\n").as_bytes());
+            e.exit().code()
+        }
+    }
+}
+
+/// Writes the command's result to stdout. A failed write (a full disk
+/// under `boot status --prometheus >file`) is exit 111, never a silent
+/// success with half the output.
+fn output(text: &str) -> i32 {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Exit::Ok.code(),
+        Err(e) => {
+            let e = BootError::io("unable to write the output", e);
             runit_core::report::write_stderr(format!("boot: fatal: {e}\n").as_bytes());
             e.exit().code()
         }
