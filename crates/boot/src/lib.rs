@@ -11,15 +11,27 @@
 //! The pipeline, one module each: `tags` (sources, merge, limits) ->
 //! `plan` (validated decisions, from the `catalogue`, `envdir`, `runtime`
 //! and the previous `state`) -> `render` (files and hash, in memory) ->
-//! `apply` / `down` (the only modules that change the system) -> service
-//! control: `svctl` (runsv's `supervise/` files), `orphan` (processes that
-//! outlived their runsv, on top of `svctl`), `runsvdir`. `context` runs
-//! the read-only part for `plan`, `up` and `render`; `status` reports;
-//! `cli` and this file sit on top. Imports go one way only, down this
-//! list (`down` never uses `apply`; `svctl` uses no other module of boot);
-//! `tests::modules_form_a_one_way_pipeline` checks it. Below everything:
-//! `error`, `config`, `layout`, `fsx`, `names`, `shell`, `sha256`, `lock`,
-//! `users`.
+//! `apply` / `down` (the only modules that change the system), which drive
+//! service control: `svctl` (runsv's `supervise/` files), `orphan`
+//! (processes that outlived their runsv, on top of `svctl`), `runsvdir`.
+//! `context` runs the read-only part for `plan`, `up` and `render`;
+//! `status` reports; `cli` and this file sit on top.
+//!
+//! Imports go one way: the modules form layers, and each uses only modules
+//! of lower layers, so there is no import cycle
+//! (`tests::modules_form_a_one_way_pipeline` checks exactly this list):
+//!
+//! 1. `error`, `names`, `shell`, `sha256`, `users`, `layout`, `fsx`, and
+//!    `svctl`, which uses no other module of boot;
+//! 2. `config`, `lock`, `catalogue`, `envdir`, `orphan`;
+//! 3. `tags`, `runtime`;
+//! 4. `state`;
+//! 5. `plan`, `runsvdir`;
+//! 6. `render`;
+//! 7. `context`;
+//! 8. `down`, `status`;
+//! 9. `apply` (it uses `down`; `down` never uses `apply`);
+//! 10. `cli`.
 #![deny(missing_docs)]
 
 pub mod apply;
