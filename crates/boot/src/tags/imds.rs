@@ -8,7 +8,7 @@
 //!
 //! * The token is asked for with the AWS SDKs' lifetime (21600 s by
 //!   default) and reused for every request until shortly before it expires
-//!   ([`Token::usable`]). A 401 on a GET fetches one new token and retries
+//!   (`Token::usable`). A 401 on a GET fetches one new token and retries
 //!   that GET once; a second 401 fails the source.
 //! * Every request is bounded (connect and per-attempt timeouts), and one
 //!   deadline (`imds.deadline_ms`) bounds the whole fetch: token, instance
