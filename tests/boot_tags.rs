@@ -332,7 +332,12 @@ fn imds_token_lifetime_reuse_and_renewal() {
     let tags: Vec<(String, String)> = (0..8).map(|i| (format!("K{i}"), format!("v{i}"))).collect();
     let refs: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     let imds = FakeImds::start(&refs, "i-0tok");
-    let b = BootBox::new("boot-imds-token", "sources = [\"imds\"]\n[imds]\nretries = 0\n");
+    // Exact request counts: generous timeouts, so a loaded machine never
+    // turns a slow answer into a retry.
+    let b = BootBox::new(
+        "boot-imds-token",
+        "sources = [\"imds\"]\n[imds]\nretries = 0\ntimeout_ms = 20000\ndeadline_ms = 120000\n",
+    );
     let ep = imds.endpoint();
     let env = [("AWS_EC2_METADATA_SERVICE_ENDPOINT", ep.as_str())];
     let o = b.boot_env(&["tags"], &env);
@@ -427,6 +432,15 @@ fn imds_wait_rides_out_5xx() {
     assert!(waits >= 1, "{}", o.stderr);
     assert!(o.stderr.contains("HTTP 503") && o.stderr.contains("giving up in"), "{}", o.stderr);
     assert!(o.stderr.contains("answered after"), "{}", o.stderr);
+    // -vv: every request and its status, never the token.
+    let o = b.boot_env(&["-vv", "tags"], &env);
+    assert_eq!(o.code, Some(0), "{}", o.stderr);
+    assert!(
+        o.stderr.contains("boot: trace: instance metadata: GET /latest/meta-data/tags/instance: HTTP 200, "),
+        "{}",
+        o.stderr
+    );
+    assert!(!o.stderr.contains("FAKE-TOKEN"), "{}", o.stderr);
     // -q hides the waiting lines, not the result.
     imds.set(|c| c.fail_next = 2);
     let o = b.boot_env(&["-q", "tags"], &env);

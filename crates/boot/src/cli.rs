@@ -163,7 +163,7 @@ pub enum Invocation {
     Print(String),
 }
 
-/// Parses `args` (without argv[0]). `Err` is a usage error's message.
+/// Parses `args` (without `argv[0]`). `Err` is a usage error's message.
 pub fn parse(args: &[OsString]) -> Result<Invocation, String> {
     let mut a = Args::default();
     let mut cmd: Option<String> = None;

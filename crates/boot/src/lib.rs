@@ -11,15 +11,27 @@
 //! The pipeline, one module each: `tags` (sources, merge, limits) ->
 //! `plan` (validated decisions, from the `catalogue`, `envdir`, `runtime`
 //! and the previous `state`) -> `render` (files and hash, in memory) ->
-//! `apply` / `down` (the only modules that change the system) -> service
-//! control: `svctl` (runsv's `supervise/` files), `orphan` (processes that
-//! outlived their runsv, on top of `svctl`), `runsvdir`. `context` runs
-//! the read-only part for `plan`, `up` and `render`; `status` reports;
-//! `cli` and this file sit on top. Imports go one way only, down this
-//! list (`down` never uses `apply`; `svctl` uses no other module of boot);
-//! `tests::modules_form_a_one_way_pipeline` checks it. Below everything:
-//! `error`, `config`, `layout`, `fsx`, `names`, `shell`, `sha256`, `lock`,
-//! `users`.
+//! `apply` / `down` (the only modules that change the system), which drive
+//! service control: `svctl` (runsv's `supervise/` files), `orphan`
+//! (processes that outlived their runsv, on top of `svctl`), `runsvdir`.
+//! `context` runs the read-only part for `plan`, `up` and `render`;
+//! `status` reports; `cli` and this file sit on top.
+//!
+//! Imports go one way: the modules form layers, and each uses only modules
+//! of lower layers, so there is no import cycle
+//! (`tests::modules_form_a_one_way_pipeline` checks exactly this list):
+//!
+//! 1. `error`, `names`, `shell`, `sha256`, `users`, `layout`, `fsx`, and
+//!    `svctl`, which uses no other module of boot;
+//! 2. `config`, `lock`, `catalogue`, `envdir`, `orphan`;
+//! 3. `tags`, `runtime`;
+//! 4. `state`;
+//! 5. `plan`, `runsvdir`;
+//! 6. `render`;
+//! 7. `context`;
+//! 8. `down`, `status`;
+//! 9. `apply` (it uses `down`; `down` never uses `apply`);
+//! 10. `cli`.
 #![deny(missing_docs)]
 
 pub mod apply;
@@ -62,10 +74,7 @@ use std::path::{Path, PathBuf};
 pub fn entry(argv: Vec<OsString>) -> i32 {
     let args = match cli::parse(argv.get(1..).unwrap_or_default()) {
         Ok(Invocation::Run(a)) => a,
-        Ok(Invocation::Print(text)) => {
-            runit_core::report::write_fd(1, text.as_bytes());
-            return Exit::Ok.code();
-        }
+        Ok(Invocation::Print(text)) => return output(&text),
         Err(msg) => {
             let text = format!("boot: {msg}\n{}", runit_core::report::usage_text("boot", cli::SYNOPSIS));
             runit_core::report::write_stderr(text.as_bytes());
@@ -74,11 +83,24 @@ pub fn entry(argv: Vec<OsString>) -> i32 {
     };
     init_logging(args.verbosity, std::env::var("RUST_LOG").ok().as_deref());
     match run(&args) {
-        Ok(out) => {
-            runit_core::report::write_fd(1, out.as_bytes());
-            Exit::Ok.code()
-        }
+        Ok(out) => output(&out),
         Err(e) => {
+            runit_core::report::write_stderr(format!("boot: fatal: {e}\n").as_bytes());
+            e.exit().code()
+        }
+    }
+}
+
+/// Writes the command's result to stdout. A failed write (a full disk
+/// under `boot status --prometheus >file`) is exit 111, never a silent
+/// success with half the output.
+fn output(text: &str) -> i32 {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Ok(()) => Exit::Ok.code(),
+        Err(e) => {
+            let e = BootError::io("unable to write the output", e);
             runit_core::report::write_stderr(format!("boot: fatal: {e}\n").as_bytes());
             e.exit().code()
         }

@@ -67,7 +67,7 @@ impl ServiceState {
 pub struct Runsvdir {
     /// Its pid.
     pub pid: i32,
-    /// Its start time (field 22 of /proc/<pid>/stat), to recognise it.
+    /// Its start time (field 22 of `/proc/<pid>/stat`), to recognise it.
     pub start_time: u64,
 }
 

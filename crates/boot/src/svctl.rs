@@ -239,7 +239,7 @@ fn look(dir: &Path, has_check: bool, check_limit: Duration) -> Result<(), Option
     }
 }
 
-/// Waits until the service of `dir` is ready (see [`look`]). `None` on
+/// Waits until the service of `dir` is ready (see `look`). `None` on
 /// success, else what was last seen.
 /// Every [`PROGRESS_EVERY`] it logs that it still waits for `name`, what
 /// it last saw, and how long is left.

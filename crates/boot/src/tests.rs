@@ -331,7 +331,11 @@ fn module_deps(name: &str, stem: &str, text: &str) -> std::collections::BTreeSet
                     .split(',')
                     .map(|p| p.trim().split("::").next().unwrap_or("").to_string())
                     .collect(),
-                None => vec![rest.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect()],
+                None => vec![
+                    rest.chars()
+                        .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                        .collect(),
+                ],
             };
             deps.extend(
                 names.into_iter().filter(|m| !m.is_empty() && m != name && m != "self" && m != "super"),
@@ -349,6 +353,7 @@ fn module_deps_sees_grouped_and_super_imports() {
     assert_eq!(d("down", "down", "use crate::{apply, fsx::ensure_dir};\n"), ["apply", "fsx"]);
     assert_eq!(d("down", "down", "fn f() { super::apply::up(); }\n"), ["apply"]);
     assert_eq!(d("down", "down", "// crate::apply in a comment\nuse crate::lock;\n"), ["lock"]);
+    assert_eq!(d("render", "render", "use crate::sha256::digest;\n"), ["sha256"]);
     assert_eq!(d("tags", "imds", "use super::http;\nuse super::super::plan;\n"), ["plan"]);
     assert_eq!(d("tags", "mod", "pub use super::plan::Mode;\nuse crate::tags::x;\n"), ["plan"]);
     let graph = module_graph();
@@ -401,6 +406,36 @@ fn modules_form_a_one_way_pipeline() {
     later("render", &control);
     later("svctl", &["orphan", "state", "catalogue", "plan", "render"]);
     later("down", &["apply"]);
+    // The bottom of the pipeline (lib.rs): svctl uses no other module of boot.
+    assert_eq!(graph.get("svctl").map(|d| d.len()), Some(0), "svctl: {:?}", graph.get("svctl"));
+    // The layers of lib.rs, bottom first: every import goes to a lower layer,
+    // and every module has its place.
+    const LAYERS: [&[&str]; 10] = [
+        &["error", "names", "shell", "sha256", "users", "layout", "fsx", "svctl"],
+        &["config", "lock", "catalogue", "envdir", "orphan"],
+        &["tags", "runtime"],
+        &["state"],
+        &["plan", "runsvdir"],
+        &["render"],
+        &["context"],
+        &["down", "status"],
+        &["apply"],
+        &["cli"],
+    ];
+    let layer = |m: &str| LAYERS.iter().position(|l| l.contains(&m));
+    for (m, deps) in &graph {
+        let lm = layer(m).unwrap_or_else(|| panic!("module {m} has no layer in lib.rs's list"));
+        for d in deps {
+            let ld = layer(d).unwrap_or_else(|| panic!("{m} uses {d}, which has no layer"));
+            assert!(ld < lm, "{m} (layer {}) uses {d} (layer {}): lib.rs's layers say no", lm + 1, ld + 1);
+        }
+    }
+    let lib = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("src/lib.rs")).unwrap();
+    for (i, l) in LAYERS.iter().enumerate() {
+        let item = format!("//! {}. ", i + 1);
+        let line = lib.lines().find(|x| x.starts_with(&item)).unwrap_or_else(|| panic!("lib.rs: no {item}"));
+        assert!(line.contains(&format!("`{}`", l[0])), "lib.rs layer {}: {line}", i + 1);
+    }
 }
 
 /// The catalogue's PostgreSQL manifest, as shipped, finds its programs at

@@ -252,3 +252,30 @@ fn verbosity_flags_and_rust_log() {
     assert!(run(&["-vv"], None).contains("boot: debug: "));
     std::fs::remove_dir_all(&d).unwrap();
 }
+
+/// A result that cannot be written (a full disk) is exit 111 with a
+/// message, never exit 0 with half the output: `boot status --prometheus
+/// >"$t" && mv "$t" …` must not publish a truncated file.
+#[test]
+fn unwritable_output_is_a_system_error() {
+    let d = scratch("full");
+    let root = d.join("root");
+    for args in [&["status", "--prometheus"][..], &["--help"]] {
+        let full = std::fs::OpenOptions::new().write(true).open("/dev/full").expect("/dev/full");
+        let o = Command::new(env!("CARGO_BIN_EXE_boot"))
+            .arg("--root")
+            .arg(&root)
+            .args(args)
+            .env_remove("BOOT_ROOT")
+            .stdout(full)
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(111), "{args:?}: {}", text(&o.stderr));
+        assert!(
+            text(&o.stderr).starts_with("boot: fatal: unable to write the output: "),
+            "{}",
+            text(&o.stderr)
+        );
+    }
+    std::fs::remove_dir_all(&d).unwrap();
+}

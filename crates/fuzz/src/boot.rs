@@ -124,6 +124,7 @@ fn world() -> Option<&'static (Boot, Catalogue)> {
                 bin_dir: PathBuf::from("/usr/local/bin"),
                 env: BTreeMap::new(),
                 sources: Vec::new(),
+                wait: std::time::Duration::ZERO,
                 privileged: false,
             };
             Some((b, cat))

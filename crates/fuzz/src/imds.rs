@@ -108,7 +108,7 @@ pub fn imds(data: &[u8]) {
         retries: 0,
         ..boot::config::Imds::default()
     };
-    if let Ok(snap) = boot::tags::imds::fetch(&cfg, None, false) {
+    if let Ok(snap) = boot::tags::imds::fetch(&cfg, None, false, std::time::Duration::ZERO) {
         plan_and_render(snap, "imds");
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! * The token is asked for with the AWS SDKs' lifetime (21600 s by
 //!   default) and reused for every request until shortly before it expires
-//!   ([`Token::usable`]). A 401 on a GET fetches one new token and retries
+//!   (`Token::usable`). A 401 on a GET fetches one new token and retries
 //!   that GET once; a second 401 fails the source.
 //! * Every request is bounded (connect and per-attempt timeouts), and one
 //!   deadline (`imds.deadline_ms`) bounds the whole fetch: token, instance
@@ -165,7 +165,12 @@ impl Client<'_> {
                 break;
             }
             let deadline = (now + connect + per_attempt).min(self.deadline);
-            match http::request(self.ep.addr, &self.ep.host, method, path, headers, connect, deadline) {
+            let r = http::request(self.ep.addr, &self.ep.host, method, path, headers, connect, deadline);
+            // -vv: every request and its status (never a header: the token).
+            if let Ok(r) = &r {
+                log::trace!("instance metadata: {method} {path}: HTTP {}, {} bytes", r.status, r.body.len());
+            }
+            match r {
                 Ok(r) if r.status >= 500 => last = format!("{method} {path}: HTTP {}", r.status),
                 Ok(r) => return Ok(r),
                 Err(e) => last = format!("{method} {path}: {}", io_msg(&e)),
