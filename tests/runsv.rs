@@ -122,11 +122,13 @@ fn a06_supervise_symlinks_are_created() {
     wait_stat(&dir, "run", T);
     assert_eq!(fs::metadata(dir.join("foo")).unwrap().permissions().mode() & 0o777, 0o700);
     assert!(dir.join("foo/status").exists() && dir.join("log/bar/status").exists());
+    // `run` is in `stat` as soon as ./run is forked: wait for its line
+    // before stopping it, or a loaded machine may stop it before it ran.
+    wait_file(&dir.join("log/out"), "log output", |s| s == "starting\n");
     // Driven through the link target, as upstream's runsv.check does.
     use std::io::Write;
     fs::OpenOptions::new().write(true).open(dir.join("foo/control")).unwrap().write_all(b"d").unwrap();
     wait_stat(&dir, "down", T);
-    wait_file(&dir.join("log/out"), "log output", |s| s == "starting\n");
 }
 
 #[test]

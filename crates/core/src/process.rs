@@ -106,9 +106,10 @@ pub fn wait_for(pid: i32) -> io::Result<WaitStatus> {
 ///   the allocator, in stdio) would stay locked for good.
 /// * Until it execs or calls [`child::exit`], `child` may do only
 ///   async-signal-safe work: system calls on data prepared before the
-///   fork ([`Program::exec`], [`Environ`] and the functions of [`child`]
-///   are such calls), no allocation, no locks, no buffered I/O, no
-///   panic. It must not return into the caller's frames.
+///   fork ([`Program::exec`], with an [`Environ`] or none, and the
+///   functions of [`child`] are such calls); no allocation, no locks, no
+///   buffered I/O, no panic. (If it returns, `fork` exits the child with
+///   127; it never returns into the caller.)
 pub unsafe fn fork(child: impl FnOnce()) -> io::Result<i32> {
     // SAFETY: forwarded from the caller: single-threaded, and the child
     // only makes async-signal-safe calls before it execs or exits.
