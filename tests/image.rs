@@ -186,10 +186,14 @@ impl Instance {
     }
 
     fn start(&mut self, net: &Net, hostname: &str) {
+        self.start_with(net, hostname, &[]);
+    }
+
+    fn start_with(&mut self, net: &Net, hostname: &str, extra: &[&str]) {
         let state = self.state();
         let mut c = cmd(launcher(), ["start", "--rootfs"]);
         c.arg(image().join("rootfs")).arg("--state").arg(&state);
-        c.args(["--hostname", hostname, "--netns", &net.inst]);
+        c.args(["--hostname", hostname, "--netns", &net.inst]).args(extra);
         self.started = Some(Instant::now());
         let o = run(&mut c, Duration::from_secs(60));
         assert_eq!(o.code, Some(0), "instance start: {}{}\nconsole:\n{}", o.stdout, o.stderr, self.console());
@@ -425,6 +429,40 @@ fn issue_17_production_worker_runs_its_component_alone() {
         let ps = inst.exec(&["ps", "-eo", "args="]);
         assert!(ps.stdout.contains("sample-worker --queue critical"), "{}", ps.stdout);
     });
+}
+
+#[test]
+fn issue_17_machine_mode_runs_a_machines_stages() {
+    if !namespaces_available() {
+        return;
+    }
+    image();
+    let mut net = Net::new();
+    net.serve(&imds_db("i-0machine00000001", Some(&[("Mode", "production"), ("Service", "worker")])));
+    let mut inst = Instance::new();
+    // No container mode: process 1 as a kernel starts it.
+    inst.start_with(&net, "machine-1", &["--machine"]);
+    inst.wait_console("runit-rs image: role ready at", 1, READY);
+    assert_eq!(inst.services(), ["worker"]);
+    // Stage 1 set the machine's name from /etc/hostname.
+    assert_eq!(inst.exec(&["hostname"]).stdout.trim(), "localhost");
+    // `stop` runs runit-init 0 inside: stage 3, then runit's reboot(2)
+    // ends the PID namespace as a halt.
+    let o = inst.stop();
+    assert_eq!(o.code, Some(0), "stop: {}\nconsole:\n{}", o.stderr, inst.console());
+    assert_eq!(read(inst.state().join("exit")).trim(), "130");
+    let console = inst.console();
+    for line in [
+        "runit-rs image: stage 3: boot down done",
+        "runit-rs image: stage 3: no process left",
+        "- runit: power off...",
+    ] {
+        assert!(console.contains(line), "no {line:?}:\n{console}");
+    }
+    assert!(!console.contains("warning: cannot remount"), "{console}");
+    assert!(!console.contains("container halt"), "{console}");
+    assert!(!inst.upper("var/lib/boot/state.json").exists());
+    assert!(inst.processes_inside().is_empty());
 }
 
 /// Boots with `db` (None: no metadata service at all) and expects stage 1
