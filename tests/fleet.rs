@@ -431,6 +431,9 @@ fn default_fleet_roles_scaling_retag_teardown() {
     let o = g.run(&["scale", "no-such-asg", "2"]);
     assert_eq!(o.code, Some(2), "{o:?}");
     assert!(o.stderr.contains("unknown group 'no-such-asg'"), "{}", o.stderr);
+    let o = g.run(&["scale", "prod-worker-asg", "26"]);
+    assert_eq!(o.code, Some(2), "above max_size: {o:?}");
+    assert!(o.stderr.contains("outside prod-worker-asg's bounds"), "{}", o.stderr);
     let o = g.run(&["exec", "i-0123456789abcdef0", "--", "true"]);
     assert_eq!(o.code, Some(2), "{o:?}");
     assert!(o.stderr.contains("unknown instance"), "{}", o.stderr);
