@@ -378,6 +378,27 @@ fn issue_17_review_box_boots_stops_and_boots_again() {
     assert_eq!(o.code, Some(0), "stop after the halt: {}", o.stderr);
     inst.assert_stopped_cleanly(2);
     no_unfinished_logs(&inst);
+
+    // Imaging a review box that passed QA: `boot down --purge` leaves
+    // nothing of the review role, its data or its logs.
+    inst.start(&net, "review-1");
+    inst.wait_console("runit-rs image: role ready at", 3, READY);
+    let o = inst.exec(&["boot", "down", "--purge"]);
+    assert_eq!(o.code, Some(0), "boot down --purge: {}{}", o.stdout, o.stderr);
+    let o = inst.exec(&["boot", "status"]);
+    assert_eq!(o.stdout.trim(), "clean", "{}", o.stderr);
+    let ps = inst.exec(&["ps", "-eo", "comm="]);
+    for gone in ["postgres", "redis-server", "sample-web", "sample-worker", "svlogd", "runsv"] {
+        assert!(!ps.stdout.lines().any(|l| l.trim() == gone), "{gone} still runs:\n{}", ps.stdout);
+    }
+    for gone in
+        ["var/lib/boot/data", "var/log/boot", "var/lib/boot/sv", "var/lib/boot/state.json", "run/boot"]
+    {
+        assert!(!inst.state().join("root").join(gone).exists(), "boot down --purge left {gone}");
+    }
+    let o = inst.stop();
+    assert_eq!(o.code, Some(0), "stop: {}\n{}", o.stderr, inst.console());
+    inst.assert_stopped_cleanly(3);
 }
 
 fn production(tags: &[(&str, &str)], service: &str, check: impl Fn(&Net, &Instance)) {
