@@ -378,6 +378,27 @@ fn issue_17_review_box_boots_stops_and_boots_again() {
     assert_eq!(o.code, Some(0), "stop after the halt: {}", o.stderr);
     inst.assert_stopped_cleanly(2);
     no_unfinished_logs(&inst);
+
+    // Imaging a review box that passed QA: `boot down --purge` leaves
+    // nothing of the review role, its data or its logs.
+    inst.start(&net, "review-1");
+    inst.wait_console("runit-rs image: role ready at", 3, READY);
+    let o = inst.exec(&["boot", "down", "--purge"]);
+    assert_eq!(o.code, Some(0), "boot down --purge: {}{}", o.stdout, o.stderr);
+    let o = inst.exec(&["boot", "status"]);
+    assert_eq!(o.stdout.trim(), "clean", "{}", o.stderr);
+    let ps = inst.exec(&["ps", "-eo", "comm="]);
+    for gone in ["postgres", "redis-server", "sample-web", "sample-worker", "svlogd", "runsv"] {
+        assert!(!ps.stdout.lines().any(|l| l.trim() == gone), "{gone} still runs:\n{}", ps.stdout);
+    }
+    for gone in
+        ["var/lib/boot/data", "var/log/boot", "var/lib/boot/sv", "var/lib/boot/state.json", "run/boot"]
+    {
+        assert!(!inst.state().join("root").join(gone).exists(), "boot down --purge left {gone}");
+    }
+    let o = inst.stop();
+    assert_eq!(o.code, Some(0), "stop: {}\n{}", o.stderr, inst.console());
+    inst.assert_stopped_cleanly(3);
 }
 
 fn production(tags: &[(&str, &str)], service: &str, check: impl Fn(&Net, &Instance)) {
@@ -653,4 +674,68 @@ fn issue_17_systemd_flavour_runs_the_packages_units() {
         assert_eq!(o.stdout.trim(), want, "{unit}: {}", o.stderr);
     }
     assert!(read(root.join("etc/runit-rs-image")).contains("flavour=systemd"));
+}
+
+#[test]
+fn issue_17_fake_imds_enforces_imdsv2() {
+    let scratch = Scratch::new("image-imds");
+    let db = scratch.join("db.json");
+    std::fs::write(
+        &db,
+        r#"{"*": {"instance_id": "i-0abc", "tags": {"Mode": "review", "Two words": "x y"}},
+            "127.0.0.2": {"instance_id": "i-0def", "tags": null, "delay_s": 1}}"#,
+    )
+    .unwrap();
+    let log = scratch.join("log");
+    let mut c = cmd(repo().join("crates/dist/imds/imds-server"), ["--listen", "127.0.0.1:0", "--db"]);
+    c.arg(&db);
+    let _server = Proc::spawn_logging(&mut c, &log);
+    let port = wait_for(Duration::from_secs(20), || {
+        read(&log)
+            .lines()
+            .find_map(|l| l.strip_prefix("imds-server: listening on 127.0.0.1:")?.parse::<u16>().ok())
+    })
+    .expect("imds-server did not listen");
+    // curl -w prints the status after the body.
+    let curl2 = |args: &[&[&str]]| -> (String, String) {
+        let args: Vec<&str> = args.concat();
+        let o =
+            run(cmd("curl", ["-sS", "-m", "10", "-w", " %{http_code}"]).args(&args), Duration::from_secs(20));
+        assert_eq!(o.code, Some(0), "curl {args:?}: {}", o.stderr);
+        let (body, code) = o.stdout.rsplit_once(' ').unwrap();
+        (body.to_string(), code.to_string())
+    };
+    let curl = |args: &[&str]| curl2(&[args]);
+    let url = |host: &str, path: &str| format!("http://{host}:{port}{path}");
+    let ttl = |s: &str| format!("X-aws-ec2-metadata-token-ttl-seconds: {s}");
+    let token_url = url("127.0.0.1", "/latest/api/token");
+    for bad in ["0", "21601", "soon"] {
+        assert_eq!(curl(&["-X", "PUT", "-H", &ttl(bad), &token_url]).1, "400", "ttl {bad}");
+    }
+    assert_eq!(curl(&["-X", "PUT", &token_url]).1, "400", "no ttl");
+    let (token, code) = curl(&["-X", "PUT", "-H", &ttl("60"), &token_url]);
+    assert_eq!(code, "200");
+    let auth = format!("X-aws-ec2-metadata-token: {token}");
+    let id = url("127.0.0.1", "/latest/meta-data/instance-id");
+    assert_eq!(curl(&[&id]).1, "401", "IMDSv1 must be refused");
+    assert_eq!(curl(&["-H", "X-aws-ec2-metadata-token: forged", &id]).1, "401");
+    assert_eq!(curl(&["-H", &auth, &id]), ("i-0abc".to_string(), "200".to_string()));
+    let tags = url("127.0.0.1", "/latest/meta-data/tags/instance");
+    assert_eq!(curl(&["-H", &auth, &tags]), ("Mode\nTwo words".to_string(), "200".to_string()));
+    let two = url("127.0.0.1", "/latest/meta-data/tags/instance/Two%20words");
+    assert_eq!(curl(&["-H", &auth, &two]), ("x y".to_string(), "200".to_string()));
+    let doc = curl(&["-H", &auth, &url("127.0.0.1", "/latest/dynamic/instance-identity/document")]);
+    assert!(doc.0.contains("\"instanceId\": \"i-0abc\""), "{}", doc.0);
+    // From 127.0.0.2: held back for a second (503), then its own instance,
+    // with tags not enabled (404).
+    let from2: &[&str] = &["--interface", "127.0.0.2"];
+    assert_eq!(curl2(&[from2, &["-X", "PUT", "-H", &ttl("60"), &token_url]]).1, "503");
+    let (token2, _) = wait_for(Duration::from_secs(10), || {
+        let r = curl2(&[from2, &["-X", "PUT", "-H", &ttl("60"), &token_url]]);
+        (r.1 == "200").then_some(r)
+    })
+    .expect("127.0.0.2 never got a token");
+    let auth2 = format!("X-aws-ec2-metadata-token: {token2}");
+    assert_eq!(curl2(&[from2, &["-H", &auth2, &id]]).0, "i-0def");
+    assert_eq!(curl2(&[from2, &["-H", &auth2, &tags]]).1, "404");
 }
