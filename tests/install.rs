@@ -4,8 +4,11 @@
 //! programs run and print our version with `-V`.
 //!
 //! Everything is installed into scratch directories, from the binaries of
-//! this build (`--from`). The tests skip with a message when a program is
-//! not built yet.
+//! this build (`--from`). A program not built yet fails the tests with a
+//! hint. install.sh runs with a `PATH` of the system's tools without the
+//! daemontools names (see [`tools_path`]): what else is installed on the
+//! machine (Debian's daemontools puts envdir, setlock, ... in /usr/bin)
+//! does not change what it does here.
 // In a test a panic is the failure report.
 #![allow(clippy::unwrap_used)]
 
@@ -23,22 +26,42 @@ fn top() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The build's programs, or `None` (with a message) if one is missing.
-fn built() -> Option<PathBuf> {
-    let dir = harness::target_dir();
+/// The directory of the build's programs; fails the test with a hint when
+/// one is not built.
+fn built() -> PathBuf {
     for p in BIN.iter().chain(SBIN.iter()) {
-        if !dir.join(p).exists() {
-            eprintln!("skipped: {p} is not built (cargo build --workspace --bins)");
-            return None;
-        }
+        harness::ours(p);
     }
-    Some(dir)
+    harness::target_dir()
 }
 
-/// Runs install.sh with `args` and `env`, from this build.
-fn install(from: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+/// A `PATH` for install.sh: one directory (made in `s`) with a link to
+/// every program of the system's standard directories except the names
+/// install.sh links to chpst, so whether another package (daemontools)
+/// provides those names does not matter.
+fn tools_path(s: &Scratch) -> String {
+    let tools = s.join("tools");
+    if !tools.is_dir() {
+        fs::create_dir_all(&tools).unwrap();
+        for dir in ["/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"] {
+            let Ok(rd) = fs::read_dir(dir) else { continue };
+            for e in rd.flatten() {
+                let name = e.file_name();
+                if NAMES.iter().any(|n| name == **n) || tools.join(&name).symlink_metadata().is_ok() {
+                    continue;
+                }
+                std::os::unix::fs::symlink(e.path(), tools.join(&name)).unwrap();
+            }
+        }
+    }
+    tools.display().to_string()
+}
+
+/// Runs install.sh with `args` and `env` (`PATH`: [`tools_path`] unless
+/// `env` sets it), from this build.
+fn install(s: &Scratch, from: &Path, args: &[&str], env: &[(&str, &str)]) -> Outcome {
     let mut c = cmd(top().join("crates/dist/install.sh"), args);
-    c.arg("--from").arg(from);
+    c.arg("--from").arg(from).env("PATH", tools_path(s));
     for (k, v) in env {
         c.env(k, v);
     }
@@ -117,10 +140,10 @@ fn expected(links: &[&str]) -> Vec<String> {
 
 #[test]
 fn installs_every_file_under_destdir_and_prefix() {
-    let Some(from) = built() else { return };
+    let from = built();
     let s = Scratch::new("install-destdir");
     let stage = s.join("stage");
-    let o = install(&from, &["--destdir", stage.to_str().unwrap(), "--prefix", "/opt/runit-rs"], &[]);
+    let o = install(&s, &from, &["--destdir", stage.to_str().unwrap(), "--prefix", "/opt/runit-rs"], &[]);
     ok(&o);
     let root = stage.join("opt/runit-rs");
     assert_eq!(files(&root), expected(&NAMES));
@@ -162,10 +185,10 @@ fn installs_every_file_under_destdir_and_prefix() {
 
 #[test]
 fn installed_programs_run_and_print_our_version() {
-    let Some(from) = built() else { return };
+    let from = built();
     let s = Scratch::new("install-run");
     let prefix = s.join("prefix");
-    ok(&install(&from, &["--prefix", prefix.to_str().unwrap(), "--chpst-links", "yes"], &[]));
+    ok(&install(&s, &from, &["--prefix", prefix.to_str().unwrap(), "--chpst-links", "yes"], &[]));
     let id = harness::runit_core::version_id();
     for p in ["bin/sv", "bin/chpst", "bin/svlogd", "sbin/runit-init"] {
         let mut c = cmd(prefix.join(p), ["-V"]);
@@ -189,14 +212,14 @@ fn installed_programs_run_and_print_our_version() {
 
 #[test]
 fn chpst_links_leave_another_programs_names_alone() {
-    let Some(from) = built() else { return };
+    let from = built();
     let s = Scratch::new("install-links");
     let prefix = s.join("prefix");
     // daemontools' setlock elsewhere on PATH, and a foreign envdir in BINDIR.
     script(s.join("daemontools/setlock"), "#!/bin/sh\nexit 0\n");
     script(prefix.join("bin/envdir"), "#!/bin/sh\necho foreign\n");
-    let path = format!("{}:{}", s.join("daemontools").display(), std::env::var("PATH").unwrap_or_default());
-    let o = install(&from, &["--prefix", prefix.to_str().unwrap()], &[("PATH", &path)]);
+    let path = format!("{}:{}", s.join("daemontools").display(), tools_path(&s));
+    let o = install(&s, &from, &["--prefix", prefix.to_str().unwrap()], &[("PATH", &path)]);
     ok(&o);
     assert!(o.stderr.contains("not linking setlock"), "{o:?}");
     assert!(o.stderr.contains("not linking envdir"), "{o:?}");
@@ -206,10 +229,15 @@ fn chpst_links_leave_another_programs_names_alone() {
     assert_eq!(link_target(&prefix.join("bin/softlimit")), "chpst");
     // --chpst-links no: none; yes: all, replacing the foreign envdir.
     let bare = s.join("bare");
-    ok(&install(&from, &["--prefix", bare.to_str().unwrap(), "--chpst-links=no"], &[("PATH", &path)]));
+    ok(&install(&s, &from, &["--prefix", bare.to_str().unwrap(), "--chpst-links=no"], &[("PATH", &path)]));
     assert!(NAMES.iter().all(|n| !bare.join("bin").join(n).exists()));
     assert!(!bare.join("share/bash-completion/completions/envdir").exists());
-    ok(&install(&from, &["--prefix", prefix.to_str().unwrap(), "--chpst-links", "yes"], &[("PATH", &path)]));
+    ok(&install(
+        &s,
+        &from,
+        &["--prefix", prefix.to_str().unwrap(), "--chpst-links", "yes"],
+        &[("PATH", &path)],
+    ));
     for n in NAMES {
         assert_eq!(link_target(&prefix.join("bin").join(n)), "chpst");
     }
@@ -217,17 +245,17 @@ fn chpst_links_leave_another_programs_names_alone() {
 
 #[test]
 fn uninstall_removes_what_install_put_and_nothing_else() {
-    let Some(from) = built() else { return };
+    let from = built();
     let s = Scratch::new("install-uninstall");
     let prefix = s.join("prefix");
     let p = prefix.to_str().unwrap();
     script(prefix.join("bin/other"), "#!/bin/sh\n");
-    ok(&install(&from, &["--prefix", p], &[]));
+    ok(&install(&s, &from, &["--prefix", p], &[]));
     assert!(files(&prefix).len() > 60);
     // A name taken over by another program after the install stays.
     fs::remove_file(prefix.join("bin/setuidgid")).unwrap();
     script(prefix.join("bin/setuidgid"), "#!/bin/sh\n");
-    let o = install(&from, &["--prefix", p, "--uninstall"], &[]);
+    let o = install(&s, &from, &["--prefix", p, "--uninstall"], &[]);
     ok(&o);
     assert_eq!(files(&prefix), ["bin/other", "bin/setuidgid"]);
     assert!(o.stdout.contains("removed /"), "{o:?}");
@@ -235,18 +263,18 @@ fn uninstall_removes_what_install_put_and_nothing_else() {
 
 #[test]
 fn reinstalling_replaces_a_running_program() {
-    let Some(from) = built() else { return };
+    let from = built();
     let s = Scratch::new("install-live");
     let prefix = s.join("prefix");
     let p = prefix.to_str().unwrap();
-    ok(&install(&from, &["--prefix", p, "--no-man", "--no-completions", "--no-docs"], &[]));
+    ok(&install(&s, &from, &["--prefix", p, "--no-man", "--no-completions", "--no-docs"], &[]));
     let svc = s.join("svc");
     script(svc.join("run"), "#!/bin/sh\nexec sleep 60\n");
     let runsv = Proc::spawn(cmd(prefix.join("bin/runsv"), [&svc]).current_dir(s.path()));
     let pid = wait_running_pid(&svc, Duration::from_secs(10));
     // Writing into the running file would fail (text busy): install.sh
     // renames a new file over it instead.
-    let o = install(&from, &["--prefix", p, "--no-man", "--no-completions", "--no-docs"], &[]);
+    let o = install(&s, &from, &["--prefix", p, "--no-man", "--no-completions", "--no-docs"], &[]);
     ok(&o);
     assert!(harness::alive(runsv.pid()) && harness::alive(i32::try_from(pid).unwrap()));
     same_file(&from.join("runsv"), &prefix.join("bin/runsv"));
@@ -259,19 +287,19 @@ fn reinstalling_replaces_a_running_program() {
 
 #[test]
 fn refuses_to_install_half() {
-    let Some(from) = built() else { return };
+    let from = built();
     let s = Scratch::new("install-missing");
     let partial = s.join("partial");
     fs::create_dir_all(&partial).unwrap();
     fs::copy(from.join("sv"), partial.join("sv")).unwrap();
     let prefix = s.join("prefix");
-    let o = install(&partial, &["--prefix", prefix.to_str().unwrap()], &[]);
+    let o = install(&s, &partial, &["--prefix", prefix.to_str().unwrap()], &[]);
     assert_eq!(o.code, Some(1), "{o:?}");
     assert!(o.stderr.contains("missing:") && o.stderr.contains("partial/runsv"), "{o:?}");
     assert!(!prefix.exists(), "a failed install wrote {:?}", files(&prefix));
     // Bad options are refused before anything happens too.
     for args in [&["--prefix", "relative"][..], &["--chpst-links", "maybe"], &["--bogus"], &["--prefix"]] {
-        let o = install(&from, args, &[]);
+        let o = install(&s, &from, args, &[]);
         assert_eq!(o.code, Some(1), "{args:?}: {o:?}");
         assert!(o.stderr.contains("install.sh: fatal: "), "{args:?}: {o:?}");
     }
@@ -279,14 +307,14 @@ fn refuses_to_install_half() {
 
 #[test]
 fn dry_run_changes_nothing_and_help_documents_the_options() {
-    let Some(from) = built() else { return };
+    let from = built();
     let s = Scratch::new("install-dry");
     let prefix = s.join("prefix");
-    let o = install(&from, &["--prefix", prefix.to_str().unwrap(), "--dry-run"], &[]);
+    let o = install(&s, &from, &["--prefix", prefix.to_str().unwrap(), "--dry-run"], &[]);
     ok(&o);
     assert!(!prefix.exists());
     assert!(o.stdout.contains(&format!("{}/sbin/runit-init", prefix.display())), "{o:?}");
-    let o = install(&from, &["--help"], &[]);
+    let o = install(&s, &from, &["--help"], &[]);
     ok(&o);
     for opt in ["--prefix", "--destdir", "--from", "--chpst-links", "--uninstall", "--dry-run", "--no-man"] {
         assert!(o.stdout.contains(opt), "--help lacks {opt}");

@@ -4,9 +4,11 @@
 //! replace Debian's runit, every file at Debian's path, owned by root,
 //! and programs that run once unpacked.
 //!
-//! Skipped with a message when dpkg-deb is not installed or a program is
-//! not built yet. (cargo-deb is not needed: `crates/dist/tests/layout.rs`
-//! checks that its metadata lists the same files.)
+//! A program not built yet fails the tests with a hint. Skipped with a
+//! message only when dpkg-deb is not installed (tests/run installs dpkg
+//! when it is missing). (cargo-deb is not needed:
+//! `crates/dist/tests/layout.rs` checks that its metadata lists the same
+//! files.)
 // In a test a panic is the failure report.
 #![allow(clippy::unwrap_used)]
 
@@ -33,11 +35,11 @@ fn package() -> Option<&'static (Scratch, PathBuf)> {
             eprintln!("skipped: dpkg-deb is not installed");
             return None;
         }
-        let from = harness::target_dir();
-        if let Some(p) = BIN.iter().chain(SBIN.iter()).find(|p| !from.join(p).exists()) {
-            eprintln!("skipped: {p} is not built (cargo build --workspace --bins)");
-            return None;
+        // A program not built fails every test here, with a hint.
+        for p in BIN.iter().chain(SBIN.iter()) {
+            harness::ours(p);
         }
+        let from = harness::target_dir();
         let s = Scratch::new("package");
         let mut c = cmd(top().join("crates/dist/deb.sh"), ["--no-build", "-Z", "none"]);
         c.arg("--from").arg(&from).arg("--out").arg(s.join("out"));

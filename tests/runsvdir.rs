@@ -113,6 +113,44 @@ fn new_services_are_started() {
     wait_until(SOON, "c's log service", || read(c.join("log/out")).contains("hello-from-c"));
 }
 
+/// Sets the modification time of `path` an hour into the future: a
+/// directory created in place with it is held for the longest settle
+/// (`MAX_HOLD`, 5 s after it is first seen), whatever the machine's speed.
+fn modified_in_the_future(path: &std::path::Path) {
+    let later = std::time::SystemTime::now() + Duration::from_secs(3600);
+    fs::File::open(path).unwrap().set_modified(later).unwrap();
+}
+
+#[test]
+fn directory_moved_in_starts_while_one_created_in_place_settles() {
+    // A directory built elsewhere and renamed into the scan directory is
+    // complete: it starts at once. One created in place (mkdir, then files)
+    // is held until it settles. Both are given a modification time in the
+    // future, which holds a settling directory for 5 s: if the moved one
+    // were held too, it could not start before the one created in place
+    // (seen first) did.
+    let mut t = ours("rsd-moved-in");
+    let first = t.stored("first");
+    t.link(&first, "first");
+    assert!(t.start(&[], &[]));
+    // After the first listing (which starts everything at once).
+    t.wait_names(&["first"], SOON);
+    let made = t.in_scan("made");
+    modified_in_the_future(&made);
+    let built = t.service(&t.scratch.join("build/moved"), SLEEP);
+    modified_in_the_future(&built);
+    let moved = t.scan.join("moved");
+    fs::rename(&built, &moved).unwrap();
+    wait_until(SOON, "the moved-in directory supervised", || harness::supervised(&moved));
+    assert!(
+        !made.join("supervise").exists(),
+        "the directory created in place was started before it settled; stderr: {}",
+        t.stderr()
+    );
+    // The settle still ends for the one created in place.
+    t.wait_names(&["first", "made", "moved"], SOON + SOON);
+}
+
 #[test]
 fn removed_service_gets_term_and_is_not_restarted() {
     // Conformance 63.

@@ -93,15 +93,9 @@ pub fn subject(name: &str) -> Subject {
     *SUBJECTS.iter().find(|s| s.name == name).unwrap_or_else(|| panic!("no subject {name}"))
 }
 
-/// Our built binary, or `None` (with a message) when it is not built yet.
-pub fn built(binary: &str) -> Option<PathBuf> {
-    let p = harness::target_dir().join(binary);
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipped: {} is not built (cargo build --workspace --bins)", p.display());
-        None
-    }
+/// Our built binary; fails the test with a hint when it is not built.
+pub fn built(binary: &str) -> PathBuf {
+    harness::ours(binary)
 }
 
 /// An empty place to run probes in.
@@ -257,10 +251,10 @@ fn classify(s: &Subject, arg: &str, o: &Outcome) -> bool {
     }
 }
 
-/// The options `s` accepts, as `-c` (and boot's `--word`), or `None` when
-/// its binary is not built yet.
-pub fn accepted(s: &Subject) -> Option<BTreeSet<String>> {
-    let bin = built(s.binary)?;
+/// The options `s` accepts, as `-c` (and boot's `--word`); fails the test
+/// when its binary is not built.
+pub fn accepted(s: &Subject) -> BTreeSet<String> {
+    let bin = built(s.binary);
     let sandbox = Sandbox::new(&format!("probe-{}", s.name));
     let mut found = BTreeSet::new();
     match s.probe {
@@ -305,7 +299,7 @@ pub fn accepted(s: &Subject) -> Option<BTreeSet<String>> {
             }
         }
     }
-    Some(found)
+    found
 }
 
 /// Every `--word` in `bin` and in its usage, with the prefixes of each

@@ -15,17 +15,19 @@
 //! not used: a spawned child shares this process's memory until it execs,
 //! and the kernel keeps that peak).
 //!
-//! SIGINT, SIGTERM and SIGHUP only set a flag ([`interrupted`]); every wait
-//! checks it, so an interrupted run unwinds through the normal clean-up.
+//! SIGINT, SIGTERM and SIGHUP are caught with the workspace's one signal
+//! mechanism, `runit_core::selfpipe`: they only write a byte into a pipe,
+//! which [`interrupted`] reads; every wait checks it, so an interrupted run
+//! unwinds through the normal clean-up.
 
 use crate::procfs;
+use runit_core::selfpipe::SignalPipe;
 use std::collections::HashSet;
 use std::fs;
 use std::io;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
@@ -34,10 +36,13 @@ use std::time::{Duration, Instant};
 pub const TAG_VAR: &str = "RUNIT_BENCH_TAG";
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
-static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+/// The pipe SIGINT, SIGTERM and SIGHUP write to.
+static SIGNALS: OnceLock<SignalPipe> = OnceLock::new();
+/// Set once a stop signal was read from [`SIGNALS`].
+static STOP: AtomicBool = AtomicBool::new(false);
 
-/// Makes this process a child subreaper, turns SIGINT, SIGTERM and SIGHUP
-/// into the [`interrupted`] flag, and ignores SIGPIPE (a logger that dies
+/// Makes this process a child subreaper, catches SIGINT, SIGTERM and SIGHUP
+/// for [`interrupted`], and ignores SIGPIPE (a logger that dies
 /// must not kill the benchmark writing to it; `std::process::Command`
 /// restores the default disposition in every child). Call once, first.
 pub fn init() -> io::Result<()> {
@@ -47,16 +52,30 @@ pub fn init() -> io::Result<()> {
     if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
         return Err(io::Error::last_os_error());
     }
-    let flag = STOP.get_or_init(|| Arc::new(AtomicBool::new(false)));
-    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
-        signal_hook::flag::register(sig, Arc::clone(flag))?;
+    if SIGNALS.get().is_some() {
+        return Ok(());
     }
+    let mut pipe = SignalPipe::new()?;
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP] {
+        pipe.catch(sig)?;
+    }
+    // A second caller racing this one keeps the first pipe; the loser's is
+    // dropped, which gives its handlers back.
+    let _ = SIGNALS.set(pipe);
     Ok(())
 }
 
-/// True once the user asked the benchmark to stop.
+/// True once the user asked the benchmark to stop (a caught signal's byte
+/// was read; it stays true).
 pub fn interrupted() -> bool {
-    STOP.get().is_some_and(|f| f.load(Ordering::Relaxed))
+    if STOP.load(Ordering::Relaxed) {
+        return true;
+    }
+    let caught = SIGNALS.get().is_some_and(|p| !p.drain().is_empty());
+    if caught {
+        STOP.store(true, Ordering::Relaxed);
+    }
+    caught
 }
 
 /// Sleeps `d`, waking early with an error when interrupted.

@@ -24,13 +24,14 @@ use crate::say::Say;
 use crate::scan::{DirStat, ScanDir, ScanError};
 use crate::shutdown::{self, Shutdown, Step};
 use crate::spawn::Spawner;
-use crate::table::{Action, Clock, Table};
+use crate::table::{Action, Clock, Settle, Table};
 use crate::tree;
 use crate::watch::Watcher;
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 use runit_core::selfpipe::SignalPipe;
 use runit_core::trim::Trim;
+use std::collections::HashSet;
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::AsRawFd;
@@ -406,6 +407,12 @@ impl Runsvdir {
         };
         let entries = in_dir.list(&mut before_stat, &|id| settle && table.needs_mtime(id))?;
         self.listed = true;
+        // Directories moved in since the last scan are complete: no settle.
+        let moved_in = match (self.watcher.as_mut(), target) {
+            (Some(w), Some(t)) => w.moved_in(t.path()),
+            _ => HashSet::new(),
+        };
+        let settle = if settle { Settle::Fresh { moved_in: &moved_in } } else { Settle::Never };
         let actions = self.table.scan(&entries, clock, settle);
         for a in actions {
             perform(&self.spawner, &self.say, &mut self.table, a, clock.now);

@@ -27,8 +27,9 @@
 //!   once it has not been modified for [`SETTLE`] (runit sleeps 1 s when the
 //!   scan directory changed in the current second), because runsv reads
 //!   `log/` and `down` only when it starts. Symbolic links (the atomic way to
-//!   add a service), directories not modified in the last second (moved in)
-//!   and everything in runsvdir's first successful listing start at once.
+//!   add a service), directories moved in (inotify's `IN_MOVED_TO`: built
+//!   elsewhere, complete), directories not modified in the last second and
+//!   everything in runsvdir's first successful listing start at once.
 //!
 //! Time: `now` is monotonic; `wall` (only compared with file modification
 //! times) is the real-time clock as a duration since the Unix epoch.
@@ -85,6 +86,31 @@ pub struct Entry {
     pub name: OsString,
     /// What it is.
     pub kind: Kind,
+}
+
+/// Which new real directories a scan holds back until they settle.
+#[derive(Debug, Clone, Copy)]
+pub enum Settle<'a> {
+    /// None (runsvdir's first successful listing: what is there when it
+    /// starts is taken as ready).
+    Never,
+    /// Those modified in the last [`SETTLE`], except the names given: they
+    /// were moved into the scan directory since the last scan (so built
+    /// elsewhere and complete).
+    Fresh {
+        /// Names moved in since the last scan.
+        moved_in: &'a HashSet<OsString>,
+    },
+}
+
+impl Settle<'_> {
+    /// True if a new real directory under `name` may have to settle.
+    fn applies(&self, name: &OsStr) -> bool {
+        match self {
+            Settle::Never => false,
+            Settle::Fresh { moved_in } => !moved_in.contains(name),
+        }
+    }
 }
 
 /// The time of a scan.
@@ -176,9 +202,9 @@ impl Table {
     }
 
     /// Reconciles the table with one complete listing of the scan
-    /// directory. `settle` is false for runsvdir's first successful
-    /// listing: what is there when it starts is taken as ready.
-    pub fn scan(&mut self, entries: &[Entry], clock: Clock, settle: bool) -> Vec<Action> {
+    /// directory; `settle` says which new real directories may be held
+    /// back.
+    pub fn scan(&mut self, entries: &[Entry], clock: Clock, settle: Settle<'_>) -> Vec<Action> {
         let mut actions = Vec::new();
         let mut seen: HashSet<Identity> = HashSet::new();
         let mut owner: HashMap<&OsStr, Identity> = HashMap::new();
@@ -206,7 +232,7 @@ impl Table {
         symlink: bool,
         modified: Option<Duration>,
         clock: Clock,
-        settle: bool,
+        settle: Settle<'_>,
         actions: &mut Vec<Action>,
     ) {
         if let Some(s) = self.services.get_mut(&id) {
@@ -217,7 +243,7 @@ impl Table {
             }
             return;
         }
-        if settle && !symlink && self.hold(id, modified, clock) {
+        if !symlink && settle.applies(name) && self.hold(id, modified, clock) {
             return;
         }
         self.holds.remove(&id);

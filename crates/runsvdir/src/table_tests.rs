@@ -26,7 +26,7 @@ impl Sim {
     }
 
     /// Scans and performs the actions like the driver: starts get pids.
-    fn scan_with(&mut self, entries: &[Entry], settle: bool) -> Vec<Action> {
+    fn scan_with(&mut self, entries: &[Entry], settle: Settle<'_>) -> Vec<Action> {
         let clock = self.clock();
         let actions = self.table.scan(entries, clock, settle);
         for a in &actions {
@@ -39,7 +39,13 @@ impl Sim {
     }
 
     fn scan(&mut self, entries: &[Entry]) -> Vec<Action> {
-        self.scan_with(entries, true)
+        self.scan_with(entries, Settle::Fresh { moved_in: &HashSet::new() })
+    }
+
+    /// A scan after `moved` were moved into the scan directory.
+    fn scan_moved(&mut self, entries: &[Entry], moved: &[&str]) -> Vec<Action> {
+        let moved_in: HashSet<OsString> = moved.iter().map(OsString::from).collect();
+        self.scan_with(entries, Settle::Fresh { moved_in: &moved_in })
     }
 
     fn pid_of(&self, ino: u64) -> Option<i32> {
@@ -137,7 +143,7 @@ fn symlink_swapped_to_the_same_directory_keeps_the_runsv() {
     let pid = s.pid_of(7);
     // The scan directory's target is swapped to a new set whose `web` leads
     // to the same service directory: nothing happens (boot relies on it).
-    assert!(s.scan_with(&[link("web", 7), link("db", 8)], false) == vec![start("db", 8)]);
+    assert!(s.scan_with(&[link("web", 7), link("db", 8)], Settle::Never) == vec![start("db", 8)]);
     assert_eq!(s.pid_of(7), pid);
 }
 
@@ -190,7 +196,10 @@ fn long_running_runsv_is_restarted_at_once() {
 fn failed_fork_is_retried_after_the_throttle() {
     let mut s = Sim::new();
     let clock = s.clock();
-    assert_eq!(s.table.scan(&[dir("a", 1)], clock, true), vec![start("a", 1)]);
+    assert_eq!(
+        s.table.scan(&[dir("a", 1)], clock, Settle::Fresh { moved_in: &HashSet::new() }),
+        vec![start("a", 1)]
+    );
     s.table.start_failed(id(1), clock.now);
     assert!(s.scan(&[dir("a", 1)]).is_empty());
     s.advance(1000);
@@ -256,13 +265,55 @@ fn symlinks_and_first_listing_do_not_settle() {
     let mut s = Sim::new();
     let now = T0;
     // Everything found when the scan directory is first seen starts at once.
-    assert_eq!(s.scan_with(&[fresh("a", 1, now)], false), vec![start("a", 1)]);
+    assert_eq!(s.scan_with(&[fresh("a", 1, now)], Settle::Never), vec![start("a", 1)]);
     // A symlink is the atomic way to add a prepared service.
     let e = Entry { name: "b".into(), kind: Kind::Dir { id: id(2), symlink: true, modified: Some(now) } };
     assert_eq!(s.scan(&[e]), vec![start("b", 2)]);
     // An old directory moved in starts at once.
     let old = T0 - Duration::from_secs(60);
     assert_eq!(s.scan(&[fresh("c", 3, old)]), vec![start("c", 3)]);
+}
+
+#[test]
+fn directory_moved_in_starts_at_once_and_one_created_in_place_settles() {
+    let mut s = Sim::new();
+    s.scan(&[]);
+    let now = T0 + s.elapsed;
+    // Both just modified; only "made" was created in place.
+    let acts = s.scan_moved(&[fresh("made", 1, now), fresh("moved", 2, now)], &["moved"]);
+    assert_eq!(acts, vec![start("moved", 2)], "a directory moved in is complete");
+    assert_eq!(s.table.next_deadline(), Some(s.clock().now + SETTLE), "the other settles");
+    // The next scan (no move since) keeps holding the one created in place.
+    s.advance(500);
+    assert!(s.scan(&[fresh("made", 1, now), fresh("moved", 2, now)]).is_empty());
+    s.advance(500);
+    assert_eq!(s.scan(&[fresh("made", 1, now), fresh("moved", 2, now)]), vec![start("made", 1)]);
+}
+
+#[test]
+fn directory_held_while_settling_starts_once_moved_over() {
+    // mkdir web.tmp in place (held), then rename web.tmp web: the rename
+    // says it is complete.
+    let mut s = Sim::new();
+    s.scan(&[]);
+    let now = T0 + s.elapsed;
+    assert!(s.scan(&[fresh("web.tmp", 4, now)]).is_empty(), "held");
+    s.advance(100);
+    assert_eq!(s.scan_moved(&[fresh("web", 4, now)], &["web"]), vec![start("web", 4)]);
+    assert_eq!(s.table.next_deadline(), None, "no hold left");
+}
+
+#[test]
+fn moved_in_counts_for_its_own_name_only() {
+    let mut s = Sim::new();
+    s.scan(&[]);
+    let now = T0 + s.elapsed;
+    // A move of another name does not release a directory created in place.
+    assert!(s.scan_moved(&[fresh("made", 1, now)], &["other"]).is_empty());
+    // A known service moved in again is not started twice.
+    s.advance(1000);
+    assert_eq!(s.scan(&[fresh("made", 1, now)]), vec![start("made", 1)]);
+    assert!(s.scan_moved(&[fresh("made", 1, now)], &["made"]).is_empty());
 }
 
 #[test]

@@ -17,6 +17,11 @@
 //! that added a watch is resolved again, without remembered lookups, until
 //! it adds none: then every name it depends on was looked up under a watch.
 //!
+//! The watcher also remembers which names were *moved into* a directory
+//! watched for any name (`IN_MOVED_TO`, and no create, delete or move away
+//! of that name since): such a directory was built elsewhere and is
+//! complete, so the table starts it without the settle ([`Watcher::moved_in`]).
+//!
 //! inotify watches are per inode, so the set is small however many services
 //! share a directory. A watch that cannot be added (watch limit, no read
 //! permission) is reported once; while any is missing the driver also does
@@ -57,6 +62,9 @@ pub struct Watcher {
     failures: Vec<(PathBuf, io::Error)>,
     reported: HashSet<PathBuf>,
     lookups: CachedFs,
+    /// Names whose last event in a directory watched for any name was
+    /// `IN_MOVED_TO`, per watch; taken by [`Watcher::moved_in`].
+    moved: HashMap<Wd, HashSet<OsString>>,
 }
 
 impl Watcher {
@@ -70,6 +78,7 @@ impl Watcher {
             failures: Vec::new(),
             reported: HashSet::new(),
             lookups: CachedFs::default(),
+            moved: HashMap::new(),
         })
     }
 
@@ -167,6 +176,17 @@ impl Watcher {
         fresh
     }
 
+    /// Takes the names moved into directory `dir` since the last call, as
+    /// far as the events read so far tell (see [`Watcher::relevant`]). Only
+    /// between [`Watcher::begin`] and [`Watcher::end`], after `dir` was
+    /// wanted in this cycle: that is how its watch is known. Names moved
+    /// into directories no longer watched are dropped.
+    pub fn moved_in(&mut self, dir: &Path) -> HashSet<OsString> {
+        let wd = self.cycle_paths.get(dir).copied().flatten();
+        let all = std::mem::take(&mut self.moved);
+        wd.and_then(|wd| all.into_iter().find(|(w, _)| *w == wd)).map(|(_, names)| names).unwrap_or_default()
+    }
+
     /// True while some wanted watch is missing.
     pub fn degraded(&self) -> bool {
         !self.reported.is_empty()
@@ -188,12 +208,31 @@ impl Watcher {
         }
         if e.mask & libc::IN_IGNORED != 0 {
             // The directory is gone (or unmounted): its watch went with it.
+            self.moved.remove(&e.wd);
             return self.active.remove(&e.wd).is_some();
         }
         let Some(interest) = self.active.get(&e.wd) else { return false };
         match &e.name {
             None => true, // the directory itself was moved, deleted or changed
-            Some(n) => interest.matches(e.mask, n),
+            Some(n) => {
+                if interest.any {
+                    note_move(&mut self.moved, e.wd, e.mask, n);
+                }
+                interest.matches(e.mask, n)
+            }
+        }
+    }
+}
+
+/// Keeps track of whether `name`'s last structural event in watch `wd` was
+/// a move into it: only then is what the name leads to known complete.
+fn note_move(moved: &mut HashMap<Wd, HashSet<OsString>>, wd: Wd, mask: u32, name: &OsStr) {
+    if mask & libc::IN_MOVED_TO != 0 {
+        moved.entry(wd).or_default().insert(name.to_os_string());
+    } else if mask & STRUCTURE != 0 {
+        // Created in place, removed or moved away after the move in.
+        if let Some(names) = moved.get_mut(&wd) {
+            names.remove(name);
         }
     }
 }
@@ -220,6 +259,56 @@ mod tests {
         assert!(i.matches(libc::IN_MOVED_TO, OsStr::new("current")));
         assert!(i.matches(libc::IN_ATTRIB, OsStr::new("current")));
         assert!(!i.matches(libc::IN_CREATE, OsStr::new("current.new")));
+    }
+
+    fn names(set: &HashSet<OsString>) -> Vec<&str> {
+        let mut v: Vec<&str> = set.iter().filter_map(|n| n.to_str()).collect();
+        v.sort_unstable();
+        v
+    }
+
+    #[test]
+    fn last_structural_event_decides_whether_a_name_was_moved_in() {
+        let mut moved = HashMap::new();
+        let web = OsStr::new("web");
+        note_move(&mut moved, 1, libc::IN_MOVED_TO | libc::IN_ISDIR, web);
+        note_move(&mut moved, 1, libc::IN_MOVED_TO, OsStr::new("db"));
+        note_move(&mut moved, 2, libc::IN_MOVED_TO, OsStr::new("elsewhere"));
+        assert_eq!(names(&moved[&1]), ["db", "web"]);
+        note_move(&mut moved, 1, libc::IN_ATTRIB, web);
+        assert_eq!(names(&moved[&1]), ["db", "web"], "attributes do not change what the name is");
+        note_move(&mut moved, 1, libc::IN_DELETE | libc::IN_ISDIR, web);
+        note_move(&mut moved, 1, libc::IN_CREATE | libc::IN_ISDIR, web);
+        assert_eq!(names(&moved[&1]), ["db"], "removed, then created in place");
+        note_move(&mut moved, 1, libc::IN_MOVED_FROM, OsStr::new("db"));
+        assert!(moved[&1].is_empty());
+        note_move(&mut moved, 3, libc::IN_CREATE, web);
+        assert!(!moved.contains_key(&3), "nothing recorded for a create");
+    }
+
+    #[test]
+    fn names_moved_into_the_scan_directory_are_reported_once() {
+        let tmp = std::env::temp_dir().join(format!("runsvdir-moved-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(tmp.join("scan")).expect("mkdir");
+        std::fs::create_dir_all(tmp.join("build/web")).expect("mkdir");
+        let scan = tmp.join("scan");
+        let mut w = Watcher::new().expect("watcher");
+        w.begin();
+        w.all(&scan);
+        assert!(w.end().is_empty());
+        std::fs::create_dir(scan.join("made")).expect("mkdir in place");
+        std::fs::rename(tmp.join("build/web"), scan.join("web")).expect("move in");
+        std::fs::create_dir(tmp.join("build/gone")).expect("mkdir");
+        std::fs::rename(tmp.join("build/gone"), scan.join("gone")).expect("move in");
+        std::fs::remove_dir(scan.join("gone")).expect("rmdir");
+        assert!(w.relevant().expect("read"));
+        w.begin();
+        w.all(&scan);
+        assert_eq!(names(&w.moved_in(&scan)), ["web"]);
+        assert!(w.moved_in(&scan).is_empty(), "taken");
+        assert!(w.end().is_empty());
+        std::fs::remove_dir_all(&tmp).expect("cleanup");
     }
 
     #[test]

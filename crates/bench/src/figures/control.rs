@@ -10,6 +10,11 @@
 //!   been up more than a second (so no restart throttle applies) its pid is
 //!   SIGKILLed, and the figure is the time until the status shows it
 //!   running with a new pid.
+//! * `term`: the same service, asked to restart with the control byte `t`
+//!   (written into `supervise/control`, as `sv term` does); the figure is
+//!   the time from the write to a status showing it running with a new
+//!   pid: the supervisor's TERM, the service's death, its reaping and the
+//!   start of `./run` again. Ours and C runit only (the byte is runit's).
 //! * `status`: one `sv status` call naming every service of an idle tree
 //!   (via `SVDIR`); every line of the output must say `run:`.
 //! * `restart`: `sv -w 7 restart DIR` on a service up more than a second
@@ -21,6 +26,7 @@ use super::{Ctx, Results, alternate, jitter, ms, participants, tree_programs};
 use crate::service::{self, Style, Tree};
 use crate::spawn::{self, Group, Scratch};
 use crate::table::{Better, Figure, Impl, Target, Unit};
+use runit_core::supervise::{self as control, Supervise};
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::PathBuf;
@@ -179,15 +185,20 @@ fn supervisor_programs(imp: Impl) -> Vec<&'static str> {
 
 /// Respawn after a kill.
 pub fn respawn(ctx: &Ctx, res: &mut Results) {
-    let key = "respawn";
-    res.figure(Figure {
-        key,
-        title: "respawn after a kill (service up > 1 s)".into(),
-        unit: Unit::Millis,
-        better: Better::Lower,
-        target: Target::Parity,
-    });
-    let mut active = participants(ctx, res, &[key], &Impl::ALL, supervisor_programs);
+    respawn_row(ctx, res, "respawn", "respawn after a kill (service up > 1 s)", &Impl::ALL, Target::Parity);
+}
+
+/// Respawn after a kill, into row `key` (declared here), for `imps`.
+pub fn respawn_row(
+    ctx: &Ctx,
+    res: &mut Results,
+    key: &'static str,
+    title: &str,
+    imps: &[Impl],
+    target: Target,
+) {
+    res.figure(Figure { key, title: title.into(), unit: Unit::Millis, better: Better::Lower, target });
+    let mut active = participants(ctx, res, &[key], imps, supervisor_programs);
     let mut singles = singles(ctx, res, key, &mut active, service::SLEEP_RUN);
     alternate(res, &[key], active, ctx.reps(15, 3), |imp, _| {
         let s = singles.get_mut(&imp).ok_or("no service")?;
@@ -199,6 +210,36 @@ pub fn respawn(ctx: &Ctx, res: &mut Results) {
         unsafe { libc::kill(pid, libc::SIGKILL) };
         let new =
             spawn::poll(Duration::from_secs(5), Duration::from_micros(100), "the respawned service", || {
+                service::up_pid(s.style, &s.dir).filter(|p| *p != old)
+            })?;
+        let took = t0.elapsed();
+        s.pid = new;
+        s.since = Instant::now();
+        Ok(vec![ms(took)])
+    });
+    singles.into_values().for_each(Single::stop);
+}
+
+/// Control byte `t` until a new pid.
+pub fn term(ctx: &Ctx, res: &mut Results) {
+    let title = "control byte t until a new pid (service up > 1 s)";
+    term_row(ctx, res, "term", title, Target::RatioAtMost(1.1));
+}
+
+/// Control byte `t` until a new pid, into row `key` (declared here), for
+/// ours and C runit.
+pub fn term_row(ctx: &Ctx, res: &mut Results, key: &'static str, title: &str, target: Target) {
+    res.figure(Figure { key, title: title.into(), unit: Unit::Millis, better: Better::Lower, target });
+    let mut active = participants(ctx, res, &[key], &[Impl::Ours, Impl::Runit], supervisor_programs);
+    let mut singles = singles(ctx, res, key, &mut active, service::SLEEP_RUN);
+    alternate(res, &[key], active, ctx.reps(15, 3), |imp, _| {
+        let s = singles.get_mut(&imp).ok_or("no service")?;
+        s.settle()?;
+        let old = s.pid;
+        let t0 = Instant::now();
+        control::send_control(&s.dir, Supervise::MAIN, b"t").map_err(|e| format!("control t: {e:?}"))?;
+        let new =
+            spawn::poll(Duration::from_secs(5), Duration::from_micros(100), "the restarted service", || {
                 service::up_pid(s.style, &s.dir).filter(|p| *p != old)
             })?;
         let took = t0.elapsed();

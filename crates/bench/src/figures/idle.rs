@@ -133,15 +133,22 @@ struct Looping {
 
 /// Supervisor CPU of a crash-looping service over 10 s.
 pub fn crash(ctx: &Ctx, res: &mut Results) {
-    let key = "crash";
-    res.figure(Figure {
-        key,
-        title: "supervisor CPU of a crash-looping service over 10 s".into(),
-        unit: Unit::Millis,
-        better: Better::Lower,
-        target: Target::Parity,
-    });
-    let active = participants(ctx, res, &[key], &Impl::ALL, |imp| match imp {
+    let title = "supervisor CPU of a crash-looping service over 10 s";
+    crash_row(ctx, res, "crash", title, &Impl::ALL, Target::Parity);
+}
+
+/// Supervisor CPU of a crash-looping service, into row `key` (declared
+/// here), for `imps`.
+pub fn crash_row(
+    ctx: &Ctx,
+    res: &mut Results,
+    key: &'static str,
+    title: &str,
+    imps: &[Impl],
+    target: Target,
+) {
+    res.figure(Figure { key, title: title.into(), unit: Unit::Millis, better: Better::Lower, target });
+    let active = participants(ctx, res, &[key], imps, |imp| match imp {
         Impl::S6 => vec!["s6-supervise"],
         _ => vec!["runsv"],
     });

@@ -13,6 +13,7 @@
 mod boot;
 mod chpst;
 mod control;
+mod crowd;
 mod idle;
 mod startup;
 mod svlogd;
@@ -123,6 +124,7 @@ pub const SCENARIOS: &[Scenario] = &[
         run: control::link,
     },
     Scenario { key: "respawn", about: "respawn after a kill", run: control::respawn },
+    Scenario { key: "term", about: "control byte t until a new pid", run: control::term },
     Scenario { key: "status", about: "sv status of every service in one call", run: control::status },
     Scenario { key: "restart", about: "sv -w 7 restart round trip", run: control::restart },
     Scenario { key: "svlogd", about: "svlogd throughput, CPU per MB, max RSS", run: svlogd::throughput },
@@ -130,6 +132,11 @@ pub const SCENARIOS: &[Scenario] = &[
     Scenario { key: "chpst", about: "chpst -e DIR -n 0 true", run: chpst::envdir },
     Scenario { key: "wakeups", about: "wake-ups per minute of an idle tree", run: idle::wakeups },
     Scenario { key: "crash", about: "supervisor CPU of a crash-looping service", run: idle::crash },
+    Scenario {
+        key: "crowd",
+        about: "term, respawn and crash-loop CPU with 5000 idle processes on the machine",
+        run: crowd::crowd,
+    },
     Scenario { key: "boot", about: "boot up of the review stack; no-op re-run", run: boot::up },
 ];
 
