@@ -71,15 +71,11 @@ fn scheduled(h: &Health) -> f64 {
 /// `./run` that records its start and fails at once.
 const CRASH: &str = "date +%s.%N >> starts\nexit 1";
 
-/// Runs C `sv status <dir>`; `None` (with a note) when C runit is absent.
-fn c_status(dir: &Path) -> Option<String> {
-    let Some(sv) = theirs("sv") else {
-        eprintln!("skipped the C sv check: Debian's runit is not installed");
-        return None;
-    };
-    let out = run(cmd(sv, ["status"]).arg(dir), T);
+/// Runs C `sv status <dir>` (Debian's runit is required).
+fn c_status(dir: &Path) -> String {
+    let out = run(cmd(theirs_required("sv"), ["status"]).arg(dir), T);
     assert_eq!(out.code, Some(0), "{out:?}");
-    Some(out.stdout)
+    out.stdout
 }
 
 /// Asserts that `line` is `<head><seconds>s<tail>\n`: runit's status line.
@@ -127,7 +123,8 @@ fn notification_fd_ready_after_a_delay() {
         health::readiness(&dir, &status_of(&dir, false).unwrap()),
         Readiness::Ready { since: h.since }
     );
-    if let Some(out) = c_status(&dir) {
+    {
+        let out = c_status(&dir);
         assert_runit_line(&out, &format!("run: {}: (pid {pid}) ", dir.display()), "");
     }
     assert_idle(&p);
@@ -167,7 +164,8 @@ exec sleep 1000"#;
     assert_eq!((h.state, h.pid, h.mechanism), (HealthState::Starting, pid, Mechanism::NotifySocket));
     let h = wait_health(&dir, "ready", |h| h.state == HealthState::Ready);
     assert_eq!((h.pid, h.status.as_deref()), (pid, Some("serving")));
-    if let Some(out) = c_status(&dir) {
+    {
+        let out = c_status(&dir);
         assert_runit_line(&out, &format!("run: {}: (pid {pid}) ", dir.display()), "");
     }
     assert_idle(&p);
@@ -178,12 +176,8 @@ exec sleep 1000"#;
 
 #[test]
 fn systemd_notify_from_a_run_script() {
-    let Some(tool) =
-        ["/usr/bin/systemd-notify", "/bin/systemd-notify"].into_iter().find(|p| Path::new(p).exists())
-    else {
-        eprintln!("skipped: systemd-notify is not installed");
-        return;
-    };
+    let tool =
+        installed(&["/usr/bin/systemd-notify", "/bin/systemd-notify"], "systemd").display().to_string();
     let s = Scratch::new("health-systemd");
     let body = format!("sleep 1\n{tool} --ready --status='warm'\nexec sleep 1000");
     let dir = service(&s, "svc", &body, &[("notify-socket", "")]);
@@ -206,7 +200,8 @@ fn never_ready_stays_starting() {
         let h = health::read(dir).unwrap();
         assert_eq!((h.state, h.pid), (HealthState::Starting, pid), "{}", dir.display());
         assert_eq!(h.readiness(&status_of(dir, false).unwrap()), Readiness::NotReady);
-        if let Some(out) = c_status(dir) {
+        {
+            let out = c_status(dir);
             assert_runit_line(&out, &format!("run: {}: (pid {pid}) ", dir.display()), "");
         }
     }
@@ -241,7 +236,8 @@ fn backoff_doubles_between_starts() {
     let h = wait_health(&dir, "backing off", |h| h.state == HealthState::Backoff);
     let until = h.until.unwrap();
     assert!((1..=2).contains(&(until.unix_seconds() - h.since.unix_seconds())), "{h:?}");
-    if let Some(out) = c_status(&dir) {
+    {
+        let out = c_status(&dir);
         // runit's line for "down, will be started": the throttle second's.
         assert_runit_line(&out, &format!("down: {}: ", dir.display()), ", normally up, want up");
     }
@@ -272,10 +268,7 @@ fn sv_restart_cuts_a_long_backoff_short() {
     // `sv up` would send nothing (want is up); `sv restart` sends tcu.
     // Its wait cannot succeed on a service that dies at once: no check of
     // its exit code.
-    match theirs("sv") {
-        Some(sv) => drop(run(cmd(sv, ["-w", "1", "restart"]).arg(&dir), T)),
-        None => control(&dir, "tcu"),
-    }
+    drop(run(cmd(theirs_required("sv"), ["-w", "1", "restart"]).arg(&dir), T));
     // Restarted at once: the second start comes within wait_starts's
     // deadline (T, 10 s), long before the 60 s backoff would end.
     wait_starts(&dir, 2, T);
@@ -299,7 +292,8 @@ fn gives_up_after_n_deaths_and_u_starts_again() {
     assert_eq!(read(dir.join("supervise/stat")), "down\n");
     let last: i32 = read(dir.join("leftover")).trim().parse().unwrap();
     wait_until(T, "the last run's group swept", || !alive(last));
-    if let Some(out) = c_status(&dir) {
+    {
+        let out = c_status(&dir);
         // Down against its configuration, as after `sv down`.
         assert_runit_line(&out, &format!("down: {}: ", dir.display()), ", normally up");
     }
@@ -310,10 +304,7 @@ fn gives_up_after_n_deaths_and_u_starts_again() {
     assert_eq!(starts(&dir).len(), 3, "stays down");
     assert_idle(&p);
     // `u` (here through C sv when present) clears the failure.
-    match theirs("sv") {
-        Some(sv) => assert_eq!(run(cmd(sv, ["up"]).arg(&dir), T).code, Some(0)),
-        None => control(&dir, "u"),
-    }
+    assert_eq!(run(cmd(theirs_required("sv"), ["up"]).arg(&dir), T).code, Some(0));
     wait_starts(&dir, 4, T);
     wait_health(&dir, "failure cleared", |h| h.state != HealthState::Failed);
 }

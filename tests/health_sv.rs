@@ -148,7 +148,8 @@ fn a_service_that_never_gets_ready_times_out() {
         );
     }
     // Debian's sv knows no readiness: its ./check passes at once.
-    if let Some(c) = harness::theirs("sv") {
+    {
+        let c = harness::theirs_required("sv");
         assert_outcome(
             &t.sv(&c, &["-w", "2", "check", "fd"]),
             0,
@@ -195,7 +196,8 @@ fn crash_loop_history_and_the_failed_state() {
     // Default status: runit's line, the same as Debian's sv prints.
     let o = sv(&t, &["status", "loop"]);
     assert_outcome(&o, 0, "down: loop: Ns, normally up\n", "");
-    if let Some(c) = harness::theirs("sv") {
+    {
+        let c = harness::theirs_required("sv");
         let theirs = t.sv(&c, &["status", "loop"]);
         assert_eq!((normalize(&theirs.stdout), theirs.code), (normalize(&o.stdout), o.code));
     }
