@@ -4,9 +4,8 @@
 //! replace Debian's runit, every file at Debian's path, owned by root,
 //! and programs that run once unpacked.
 //!
-//! A program not built yet fails the tests with a hint. Skipped with a
-//! message only when dpkg-deb is not installed (tests/run installs dpkg
-//! when it is missing). (cargo-deb is not needed:
+//! A program not built yet fails the tests with a hint, as do a missing
+//! dpkg-deb and Debian's runit (tests/run installs both). (cargo-deb is not needed:
 //! `crates/dist/tests/layout.rs` checks that its metadata lists the same
 //! files.)
 // In a test a panic is the failure report.
@@ -27,14 +26,11 @@ fn top() -> PathBuf {
 }
 
 /// The package built once for all tests of this file (and the scratch
-/// directory holding it), or `None` when it cannot be built here.
-fn package() -> Option<&'static (Scratch, PathBuf)> {
-    static DEB: OnceLock<Option<(Scratch, PathBuf)>> = OnceLock::new();
+/// directory holding it). A missing dpkg-deb fails with a hint.
+fn package() -> &'static (Scratch, PathBuf) {
+    static DEB: OnceLock<(Scratch, PathBuf)> = OnceLock::new();
     DEB.get_or_init(|| {
-        if !Path::new("/usr/bin/dpkg-deb").exists() {
-            eprintln!("skipped: dpkg-deb is not installed");
-            return None;
-        }
+        harness::installed(&["/usr/bin/dpkg-deb"], "dpkg");
         // A program not built fails every test here, with a hint.
         for p in BIN.iter().chain(SBIN.iter()) {
             harness::ours(p);
@@ -47,9 +43,8 @@ fn package() -> Option<&'static (Scratch, PathBuf)> {
         assert_eq!(o.code, Some(0), "deb.sh failed: {o:?}");
         let deb = PathBuf::from(o.stdout.trim());
         assert!(deb.starts_with(s.join("out")) && deb.exists(), "deb.sh printed {:?}", o.stdout);
-        Some((s, deb))
+        (s, deb)
     })
-    .as_ref()
 }
 
 fn dpkg_deb(args: &[&str], deb: &Path) -> Outcome {
@@ -72,7 +67,7 @@ fn version() -> String {
 
 #[test]
 fn control_fields_replace_debians_runit() {
-    let Some((_, deb)) = package() else { return };
+    let (_, deb) = package();
     assert_eq!(field(deb, "Package"), "runit-rs");
     assert_eq!(field(deb, "Version"), version());
     assert_eq!(field(deb, "Conflicts"), "runit");
@@ -95,7 +90,7 @@ fn control_fields_replace_debians_runit() {
 
 #[test]
 fn every_file_is_at_debians_path_and_owned_by_root() {
-    let Some((_, deb)) = package() else { return };
+    let (_, deb) = package();
     let listing = dpkg_deb(&["--contents"], deb).stdout;
     let mut got = BTreeSet::new();
     for line in listing.lines() {
@@ -143,12 +138,13 @@ fn every_file_is_at_debians_path_and_owned_by_root() {
 
 #[test]
 fn programs_sit_where_debians_runit_puts_them() {
-    let Some((_, deb)) = package() else { return };
+    let (_, deb) = package();
     let o = run(&mut cmd("dpkg", ["-L", "runit"]), Duration::from_secs(30));
-    if o.code != Some(0) {
-        eprintln!("skipped: Debian's runit is not installed (dpkg -L runit)");
-        return;
-    }
+    assert_eq!(
+        o.code,
+        Some(0),
+        "Debian's runit is not installed (dpkg -L runit): `apt-get install runit` (tests/run installs it)"
+    );
     let ours: BTreeSet<String> = dpkg_deb(&["--contents"], deb)
         .stdout
         .lines()
@@ -175,7 +171,7 @@ fn programs_sit_where_debians_runit_puts_them() {
 
 #[test]
 fn unpacked_programs_run_and_pages_are_ours() {
-    let Some((s, deb)) = package() else { return };
+    let (s, deb) = package();
     let root = s.join("unpacked");
     let mut c = cmd("dpkg-deb", ["-x"]);
     c.arg(deb).arg(&root);
