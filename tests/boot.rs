@@ -237,13 +237,18 @@ fn down_escalates_a_term_ignoring_service_to_kill() {
     });
     let t = Instant::now();
     let down = b.ok(&["down"]);
-    let took = t.elapsed();
     assert!(down.stdout.contains("killed: stubborn\n"), "{}", down.stdout);
-    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(15), "down took {took:?}");
+    // KILL only after the 2 s stop timeout: `down` sent the TERM after `t`
+    // and the KILL before it returned, so a correct boot takes at least
+    // 2 s whatever the load (slowness only adds). No event of the service
+    // can witness a wait it spends doing nothing; how long `down` may take
+    // is bounded by the harness's deadline, not asserted.
+    assert!(t.elapsed() >= Duration::from_secs(2), "KILL before the stop timeout: {:?}", t.elapsed());
     let wlog = b.log("worker");
     assert!(wlog.contains("event=draining") && wlog.contains("event=stop"), "{wlog}");
     assert!(wlog.contains("./run exited: code 0 status 0"), "{wlog}");
-    assert!(b.log("stubborn").contains("./run exited: code -1 status 9"), "{}", b.log("stubborn"));
+    support::assert_term_then_kill(&b.log("stubborn"));
+    assert!(!harness::alive(stubborn as i32), "stubborn survived down");
     b.assert_clean();
 }
 

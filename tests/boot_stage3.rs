@@ -90,10 +90,17 @@ fn down_in_stage_3_after_the_supervision_tree_was_killed() {
 
     let t = Instant::now();
     let down = b.ok(&["down"]);
-    let took = t.elapsed();
     assert!(down.stdout.contains("stopped: ") && down.stdout.contains("worker"), "{}", down.stdout);
     assert!(down.stdout.contains("killed: stubborn\n"), "{}", down.stdout);
-    assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(30), "down took {took:?}");
+    // KILL only after the 2 s stop timeout: boot itself sent the TERM after
+    // `t` and the KILL before `down` returned, so a correct boot takes at
+    // least 2 s whatever the load (slowness only adds). How long `down` may
+    // take is bounded by the harness's deadline, not asserted.
+    assert!(t.elapsed() >= Duration::from_secs(2), "KILL before the stop timeout: {:?}", t.elapsed());
+    // boot, not runsv, delivered the stop signal: the TERM reached the
+    // service (its handler logged it; it is gone below, and `killed:`
+    // says boot had to KILL it). No runsv, so no `./finish` line.
+    assert!(b.log("stubborn").contains("stubborn: got TERM"), "{}", b.log("stubborn"));
     for p in [worker, stubborn].iter().chain(&loggers) {
         assert!(!alive(*p), "{p} still runs after down");
     }

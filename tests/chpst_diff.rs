@@ -8,8 +8,8 @@
 //! Where Debian 2.1.2 differs from runit 2.3.0 we follow 2.3.0 and assert
 //! the difference explicitly: 2.1.2 has no `-C` and its usage line lacks
 //! ` [-C pwd]` (the only normalisation applied to its output), and its
-//! `-V` prints a different version string. Each test skips with a message
-//! when Debian's runit is not installed.
+//! `-V` prints a different version string. Each test fails with a hint
+//! when Debian's runit is not installed (tests/run installs it).
 // In a test a panic is the failure report.
 #![allow(clippy::unwrap_used)]
 

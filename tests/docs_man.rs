@@ -161,12 +161,8 @@ fn boot_page_names_every_command() {
 
 #[test]
 fn every_page_is_well_formed() {
-    // tests/run installs groff (groff-base); without it only the structure
-    // below is checked.
-    let groff = std::path::Path::new("/usr/bin/groff").exists();
-    if !groff {
-        eprintln!("groff is not installed: roff warnings are not checked");
-    }
+    // A missing groff is a failure: tests/run installs it (groff-base).
+    let groff = harness::installed(&["/usr/bin/groff"], "groff-base");
     let mut pages: Vec<&str> = SUBJECTS.iter().map(|s| s.page).collect();
     pages.dedup();
     for page in pages {
@@ -186,11 +182,9 @@ fn every_page_is_well_formed() {
             "{}: NAME line {name_line:?} does not name {page}",
             path.display()
         );
-        if groff {
-            let o = Command::new("groff").args(["-t", "-man", "-ww", "-z"]).arg(&path).output().unwrap();
-            let warnings = String::from_utf8_lossy(&o.stderr);
-            assert!(o.status.success() && warnings.is_empty(), "{}: groff says:\n{warnings}", path.display());
-        }
+        let o = Command::new(&groff).args(["-t", "-man", "-ww", "-z"]).arg(&path).output().unwrap();
+        let warnings = String::from_utf8_lossy(&o.stderr);
+        assert!(o.status.success() && warnings.is_empty(), "{}: groff says:\n{warnings}", path.display());
     }
 }
 

@@ -35,12 +35,13 @@ fn top() -> PathBuf {
 }
 
 /// The package built once for all tests of this file (and the scratch
-/// directory holding it).
+/// directory holding it). A missing dpkg-deb fails with a hint.
 fn package() -> &'static (Scratch, PathBuf) {
     static DEB: OnceLock<(Scratch, PathBuf)> = OnceLock::new();
     DEB.get_or_init(|| {
-        assert!(Path::new("/usr/bin/dpkg-deb").exists(), "dpkg-deb is not installed (apt-get install dpkg)");
+        harness::installed(&["/usr/bin/dpkg-deb"], "dpkg");
         let from = harness::target_dir();
+        // A program not built fails every test here, with a hint.
         for p in BIN.iter().chain(SBIN.iter()) {
             harness::ours(p);
         }
@@ -153,7 +154,11 @@ fn every_file_is_at_debians_path_and_owned_by_root() {
 fn programs_sit_where_debians_runit_puts_them() {
     let (_, deb) = package();
     let o = run(&mut cmd("dpkg", ["-L", "runit"]), Duration::from_secs(30));
-    assert_eq!(o.code, Some(0), "Debian's runit is not installed (tests/run installs it): {o:?}");
+    assert_eq!(
+        o.code,
+        Some(0),
+        "Debian's runit is not installed (dpkg -L runit): `apt-get install runit` (tests/run installs it)"
+    );
     let ours: BTreeSet<String> = dpkg_deb(&["--contents"], deb)
         .stdout
         .lines()

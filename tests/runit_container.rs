@@ -35,14 +35,11 @@ fn graceful_sigterm(tools: Tools) {
     p.wait_services_logging();
     assert!(p.sigmask_has("SigCgt", libc::SIGTERM), "container mode catches SIGTERM");
 
-    let sent = Instant::now();
     p.signal(libc::SIGTERM);
     let status = p.wait_exit(Duration::from_secs(20));
-    let took = sent.elapsed();
     assert_eq!(status.code(), Some(0), "{status}; console:\n{}", p.console());
-    // Bounded: well inside the default 9-second budget (and docker stop's
-    // 10 s), with room for a loaded machine.
-    assert!(took < Duration::from_secs(9), "shutdown took {took:?}");
+    // Graceful and inside the default budget: every stage ended by itself
+    // (the budget never cut one: no `not terminated` below), in order.
 
     let etc = p.tree.sh("etc");
     assert_in_order(
@@ -90,11 +87,15 @@ fn container_budget_cuts_a_hanging_stage_3() {
     p.wait_stages("1\n2\n", SOON);
     let sent = Instant::now();
     p.signal(libc::SIGTERM);
+    // Stage 3 sleeps 1000 s: only the budget's cut can end it in time.
     let status = p.wait_exit(Duration::from_secs(15));
-    let took = sent.elapsed();
     assert_eq!(status.code(), Some(0), "{status}; console:\n{}", p.console());
-    assert!(took >= Duration::from_millis(1900), "stage 3 cut after {took:?}");
-    assert!(took < Duration::from_secs(8), "stage 3 cut after {took:?}");
+    // Not cut before the 2 s budget: runit got the TERM after `sent` and
+    // cut stage 3 before exiting, so a correct runit takes at least 2 s
+    // whatever the load (slowness only adds); nothing the stages do can
+    // witness runit's idle wait.
+    assert!(sent.elapsed() >= Duration::from_secs(2), "stage 3 cut after {:?}", sent.elapsed());
+    assert_eq!(read(p.tree.path("out/stages")), "1\n2\n3\n", "stage 3 ran before the cut");
     assert_in_order(
         &p.console_lines(),
         &[
@@ -119,12 +120,21 @@ fn container_budget_also_bounds_stage_2() {
     t.stage("2", &format!("trap '' TERM\necho 2 >> {}/stages\nwhile :; do sleep 0.1; done", t.sh("out")));
     let mut p = t.boot(&[CONTAINER, ("RUNIT_SHUTDOWN_TIMEOUT", "1")]);
     p.wait_stages("1\n2\n", SOON);
-    let sent = Instant::now();
     p.signal(libc::SIGTERM);
     let status = p.wait_exit(Duration::from_secs(15));
     assert_eq!(status.code(), Some(0), "{status}; console:\n{}", p.console());
-    assert!(sent.elapsed() < Duration::from_millis(4500), "took {:?}", sent.elapsed());
-    assert!(p.console().contains("- runit: stage 2 not terminated, sending sigkill...\n"));
+    // Stage 2 was killed (it ignores TERM), then the halt. That the 1 s
+    // budget, not runit's own 5 s, fired first is a matter of time only:
+    // the state machine's unit test budget_shorter_than_the_stop_wait_
+    // kills_stage_2_early checks it on a simulated clock.
+    assert_in_order(
+        &p.console_lines(),
+        &[
+            "- runit: shutdown request (sigterm)...",
+            "- runit: stage 2 not terminated, sending sigkill...",
+            "- runit: exit 0: container halt.",
+        ],
+    );
 }
 
 #[test]

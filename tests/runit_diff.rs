@@ -6,8 +6,9 @@
 //! table puts the scratch `etc/` over `/etc/runit`, a tmpfs over `/run`
 //! (Debian's flags are `/run/runit.stopit` and `/run/runit.reboot`; ours
 //! follow 2.3.0's `/etc/runit/stopit`) and a FIFO over `/dev/console`,
-//! which the test reads. Skips when not root, without `unshare`, without
-//! Debian's runit, or when `/etc/runit` or `/dev/console` is missing.
+//! which the test reads. Fails with a hint without `unshare` or Debian's
+//! runit (tests/run installs both); skips when not root, when the kernel
+//! refuses the PID namespace, or when the system has no `/dev/console`.
 
 // Test set-up failing is a test failure: unwrap is the clearest report.
 #![allow(clippy::unwrap_used)]
@@ -30,17 +31,18 @@ fn available() -> bool {
         eprintln!("skipped: needs root for a PID namespace");
         return false;
     }
-    if !Path::new("/etc/runit").is_dir() || !Path::new("/dev/console").exists() {
-        eprintln!("skipped: /etc/runit or /dev/console missing here");
+    harness::installed(&["/etc/runit"], "runit");
+    if !Path::new("/dev/console").exists() {
+        eprintln!("skipped: this system (a container?) has no /dev/console to bind-mount");
         return false;
     }
-    let ok = Command::new("unshare")
+    let ok = Command::new(harness::installed(&["/usr/bin/unshare"], "util-linux"))
         .args(["--pid", "--fork", "--mount-proc", "true"])
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("skipped: unshare --pid --fork --mount-proc does not work here");
+        eprintln!("skipped: the kernel refused a PID namespace (unshare --pid --fork --mount-proc failed)");
     }
     ok
 }
@@ -203,14 +205,8 @@ fn ours_runit() -> PathBuf {
     harness::ours("runit")
 }
 
-fn theirs_runit() -> Option<PathBuf> {
-    let p = PathBuf::from("/sbin/runit");
-    if p.exists() {
-        Some(p)
-    } else {
-        eprintln!("skipped: Debian's runit (/sbin/runit) is not installed");
-        None
-    }
+fn theirs_runit() -> PathBuf {
+    harness::installed(&["/sbin/runit"], "runit")
 }
 
 #[test]
@@ -218,7 +214,7 @@ fn normal_boot_and_stopit_shutdown_match_debians_runit() {
     if !available() {
         return;
     }
-    let Some(theirs) = theirs_runit() else { return };
+    let theirs = theirs_runit();
     let (c_console, c_stages) = Boot::start("runit-diff-c", &theirs).finish(Path::new("/run/runit.stopit"));
     let (r_console, r_stages) =
         Boot::start("runit-diff-rs", &ours_runit()).finish(Path::new("/etc/runit/stopit"));
@@ -235,7 +231,7 @@ fn stage_2_crash_is_restarted_unlike_debians_2_1_2() {
     if !available() {
         return;
     }
-    let Some(theirs) = theirs_runit() else { return };
+    let theirs = theirs_runit();
     let crash_once = "[ \"$(grep -c 2 OUT/stages)\" = 1 ] && kill -KILL $$\nexec sleep 1000";
 
     let c = Boot::start_with("runit-diff-crash-c", &theirs, crash_once);

@@ -9,7 +9,7 @@ use std::fs;
 use std::os::unix::fs::{FileTypeExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 const T: Duration = Duration::from_secs(10);
 
@@ -307,10 +307,8 @@ fn c25_c26_up_and_once() {
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(read(dir.join("ran.log")), "x\n", "once means once");
     assert_eq!(status_of(&dir, false).unwrap().want, b'd');
-    let t = Instant::now();
     control(&dir, "u");
     wait_file(&dir.join("ran.log"), "started by u", |s| s.len() >= 4);
-    assert!(t.elapsed() < Duration::from_secs(3));
 }
 
 #[test]

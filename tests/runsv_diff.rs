@@ -2,7 +2,7 @@
 //! driven by Debian's C `sv`, comparing what an operator sees: `sv`'s output
 //! and exit codes, the decoded status record, `stat`, `pid`, `./finish`'s
 //! arguments and the log. Pids, seconds and directory names are normalised.
-//! Skipped when Debian's runit is not installed.
+//! Fails with a hint when Debian's runit is not installed.
 #![allow(clippy::unwrap_used)]
 
 use harness::*;

@@ -5,7 +5,7 @@
 //! to 5 s to notice changes, plus a 1 s settle). Where Debian's 2.1.2
 //! differs from runit 2.3.0 (SIGALRM) or where we extend runit (more than
 //! 1000 services, RUNSVDIR for runsvchdir), the test says so explicitly.
-//! Each test skips with a message when Debian's runit is not installed.
+//! Each test fails with a hint when Debian's runit is not installed.
 
 // Test set-up failing is a test failure: unwrap is the clearest report.
 #![allow(clippy::unwrap_used)]
@@ -22,13 +22,11 @@ use std::path::Path;
 use std::time::Duration;
 use support::*;
 
-/// Both trees, or `None` (skip) without Debian's runit.
-fn both(name: &str) -> Option<[Tree; 2]> {
-    if harness::theirs("runsvdir").is_none() || harness::theirs("runsv").is_none() {
-        eprintln!("skipped: Debian's runit is not installed");
-        return None;
-    }
-    Some([Tree::new(&format!("{name}-ours"), Imp::Ours), Tree::new(&format!("{name}-c"), Imp::Theirs)])
+/// Both trees (fails with a hint without Debian's runit).
+fn both(name: &str) -> [Tree; 2] {
+    harness::theirs_required("runsvdir");
+    harness::theirs_required("runsv");
+    [Tree::new(&format!("{name}-ours"), Imp::Ours), Tree::new(&format!("{name}-c"), Imp::Theirs)]
 }
 
 /// The distinct warning lines, with the scan directory's path replaced.
@@ -49,7 +47,7 @@ fn layout(t: &Tree) {
 
 #[test]
 fn same_services_and_same_warnings() {
-    let Some(mut trees) = both("rsdd-layout") else { return };
+    let mut trees = both("rsdd-layout");
     for t in &mut trees {
         layout(t);
         assert!(t.start(&[], &[]));
@@ -73,7 +71,7 @@ fn same_services_and_same_warnings() {
 
 #[test]
 fn add_remove_rename_end_in_the_same_state() {
-    let Some(mut trees) = both("rsdd-changes") else { return };
+    let mut trees = both("rsdd-changes");
     let mut pids = Vec::new();
     for t in &mut trees {
         t.in_scan("a");
@@ -99,7 +97,7 @@ fn add_remove_rename_end_in_the_same_state() {
 
 #[test]
 fn killed_runsv_is_restarted_by_both() {
-    let Some(mut trees) = both("rsdd-restart") else { return };
+    let mut trees = both("rsdd-restart");
     for t in &mut trees {
         t.in_scan("a");
         assert!(t.start(&[], &[]));
@@ -112,7 +110,7 @@ fn killed_runsv_is_restarted_by_both() {
 
 #[test]
 fn signals_term_and_hup() {
-    let Some(mut trees) = both("rsdd-term") else { return };
+    let mut trees = both("rsdd-term");
     for t in &mut trees {
         t.in_scan("a");
         assert!(t.start(&[], &[]));
@@ -123,7 +121,7 @@ fn signals_term_and_hup() {
         assert!(harness::alive(pid), "{:?}: runsv survives TERM", t.imp);
         kill(pid, libc::SIGTERM);
     }
-    let Some(mut trees) = both("rsdd-hup") else { return };
+    let mut trees = both("rsdd-hup");
     for t in &mut trees {
         t.in_scan("a");
         assert!(t.start(&[], &[]));
@@ -136,14 +134,14 @@ fn signals_term_and_hup() {
 
 #[test]
 fn process_groups_with_and_without_dash_p() {
-    let Some(mut trees) = both("rsdd-dashp") else { return };
+    let mut trees = both("rsdd-dashp");
     for t in &mut trees {
         t.in_scan("a");
         assert!(t.start(&["-P"], &[]));
         let pid = t.wait_names(&["a"], RUNIT_PERIOD)[0].pid;
         assert_eq!(pgid_sid(pid), Some((pid, pid)), "{:?}", t.imp);
     }
-    let Some(mut trees) = both("rsdd-nodashp") else { return };
+    let mut trees = both("rsdd-nodashp");
     for t in &mut trees {
         t.in_scan("a");
         assert!(t.start(&[], &[]));
@@ -156,7 +154,7 @@ fn process_groups_with_and_without_dash_p() {
 fn same_process_title() {
     // A relative scan directory makes the messages identical; after the
     // first scan's warning and the start-up dot, both titles must be equal.
-    let Some(mut trees) = both("rsdd-title") else { return };
+    let mut trees = both("rsdd-title");
     let log = format!("log:{}", ".".repeat(90));
     let mut titles = Vec::new();
     for t in &mut trees {
@@ -177,7 +175,7 @@ fn same_process_title() {
 
 #[test]
 fn dash_x_is_a_directory_for_both() {
-    let Some(mut trees) = both("rsdd-dashx") else { return };
+    let mut trees = both("rsdd-dashx");
     for t in &mut trees {
         assert!(t.start_raw(&["-x".into(), "sv".into()], &[]));
         wait_until(RUNIT_PERIOD, "stat warning", || t.stderr().contains("unable to stat"));
@@ -196,10 +194,7 @@ fn dash_x_is_a_directory_for_both() {
 
 #[test]
 fn usage_is_the_same() {
-    let Some(theirs) = harness::theirs("runsvdir") else {
-        eprintln!("skipped: Debian's runit is not installed");
-        return;
-    };
+    let theirs = harness::theirs_required("runsvdir");
     let ours = harness::ours("runsvdir");
     for bin in [ours, theirs] {
         let o = harness::run(&mut cmd(&bin, ["-P"]), SOON);
@@ -212,7 +207,7 @@ fn usage_is_the_same() {
 fn alrm_debian_rescans_runit_230_terminates() {
     // Debian 2.1.2 catches SIGALRM and rescans at once; runit 2.3.0 (ours)
     // does not catch it, so it terminates runsvdir.
-    let Some(mut trees) = both("rsdd-alrm") else { return };
+    let mut trees = both("rsdd-alrm");
     for t in &mut trees {
         t.in_scan("a");
         assert!(t.start(&[], &[]));
@@ -228,7 +223,7 @@ fn alrm_debian_rescans_runit_230_terminates() {
 #[test]
 fn thousand_service_limit_is_runit_only() {
     const N: usize = 1010;
-    let Some(mut trees) = both("rsdd-many") else { return };
+    let mut trees = both("rsdd-many");
     for t in &mut trees {
         for i in 0..N {
             let d = t.scan.join(format!("s{i:04}"));
@@ -274,20 +269,13 @@ fn in_runlevel_namespace(dir: &Path, bin_dir: &Path, body: &str) -> Option<Strin
 
 #[test]
 fn runsvchdir_same_as_debian() {
-    let Some(theirs) = harness::theirs("runsvchdir").or_else(|| {
-        let p = Path::new("/usr/sbin/runsvchdir");
-        p.exists().then(|| p.to_path_buf())
-    }) else {
-        eprintln!("skipped: Debian's runsvchdir is not installed");
-        return;
-    };
-    if !harness::is_root()
-        || !Path::new("/usr/bin/unshare").exists()
-        || !Path::new("/etc/runit/runsvdir").is_dir()
-    {
-        eprintln!("skipped: needs root, unshare and /etc/runit/runsvdir");
+    let theirs = harness::theirs_required("runsvchdir");
+    if !harness::is_root() {
+        eprintln!("skipped: needs root (a mount namespace to bind-mount over /etc/runit/runsvdir)");
         return;
     }
+    harness::installed(&["/usr/bin/unshare"], "util-linux");
+    harness::installed(&["/etc/runit/runsvdir"], "runit");
     let ours = harness::ours("runsvchdir");
     let body = "for a in default single single file nope .x '' default/ default; do \
                 runsvchdir \"$a\"; echo \"rc=$?\"; \
@@ -305,7 +293,9 @@ fn runsvchdir_same_as_debian() {
         fs::create_dir_all(&bins).unwrap();
         symlink(&bin, bins.join("runsvchdir")).unwrap();
         let Some(out) = in_runlevel_namespace(&levels, &bins, body) else {
-            eprintln!("skipped: cannot bind-mount over /etc/runit/runsvdir");
+            eprintln!(
+                "skipped: the kernel refused the mount namespace to bind-mount over /etc/runit/runsvdir"
+            );
             return;
         };
         outs.push(out);
@@ -323,17 +313,14 @@ fn runsvchdir_same_as_debian() {
 fn runsvchdir_runsvdir_variable_is_230_only() {
     // runit 2.3.0 (ours) honours $RUNSVDIR; Debian's 2.1.2 ignores it and
     // works in /etc/runit/runsvdir.
-    let Some(theirs) = Some(Path::new("/usr/sbin/runsvchdir")).filter(|p| p.exists()) else {
-        eprintln!("skipped: Debian's runsvchdir is not installed");
-        return;
-    };
+    let theirs = harness::installed(&["/usr/sbin/runsvchdir"], "runit");
     let s = harness::Scratch::new("rsdd-chdir-env");
     fs::create_dir_all(s.join("mine")).unwrap();
     symlink("mine", s.join("current")).unwrap();
     let run = |bin: &Path| harness::run(cmd(bin, ["mine"]).env("RUNSVDIR", s.path()), SOON);
     let o = run(&harness::ours("runsvchdir"));
     assert_eq!((o.code, o.stdout.as_str()), (Some(0), "runsvchdir: mine: current.\n"));
-    let o = run(theirs);
+    let o = run(&theirs);
     assert_eq!(o.code, Some(111), "2.1.2 looks in /etc/runit/runsvdir");
     assert!(o.stderr.ends_with("fatal: mine: file does not exist\n"), "{}", o.stderr);
     assert_eq!(fs::read_link(s.join("current")).unwrap(), Path::new("mine"), "untouched");

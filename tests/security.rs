@@ -16,7 +16,7 @@ mod support;
 mod boot_support;
 
 use harness::{
-    Proc, Scratch, cmd, is_root, ours, path_with_ours, read, run, script, status_of, theirs, wait_for,
+    Proc, Scratch, cmd, is_root, ours, path_with_ours, read, run, script, status_of, wait_for,
     wait_running_pid, wait_until, write,
 };
 use std::collections::BTreeSet;
@@ -95,12 +95,9 @@ fn supervise_files_keep_runits_modes_and_owner() {
             // SAFETY: geteuid has no preconditions.
             assert_eq!(uid, unsafe { libc::geteuid() }, "{rel} owned by the user running runsv");
         }
-        if let Some(c) = theirs("runsv") {
-            let theirs_modes = supervise_modes(&c, umask, "sec-modes-theirs");
-            assert_eq!(ours_modes, theirs_modes, "ours and Debian's runsv differ under umask {umask}");
-        } else {
-            eprintln!("Debian's runsv not installed: compared with the spec only");
-        }
+        let c = harness::theirs_required("runsv");
+        let theirs_modes = supervise_modes(&c, umask, "sec-modes-theirs");
+        assert_eq!(ours_modes, theirs_modes, "ours and Debian's runsv differ under umask {umask}");
     }
 }
 
@@ -128,9 +125,7 @@ fn nobody_cannot_control_or_fake_a_root_service() {
     let pid = wait_running_pid(&svc, SOON);
     let before = fs::read(svc.join("supervise/status")).unwrap();
     let mut sv_programs = vec![("ours", ours("sv"))];
-    if let Some(c) = theirs("sv") {
-        sv_programs.push(("Debian's", c));
-    }
+    sv_programs.push(("Debian's", harness::theirs_required("sv")));
     for (who, sv) in &sv_programs {
         for command in ["down", "exit", "kill", "term", "pause", "once", "status"] {
             let o = as_nobody(&[sv.as_os_str(), command.as_ref(), svc.as_os_str()]);
@@ -171,9 +166,7 @@ fn chpst_privilege_drop_cannot_be_undone() {
                  setpriv --groups=0 true 2>/dev/null && echo REGAINED-GROUPS; \
                  echo done";
     let mut chpsts = vec![("ours", ours("chpst"))];
-    if let Some(c) = theirs("chpst") {
-        chpsts.push(("Debian's", c));
-    }
+    chpsts.push(("Debian's", harness::theirs_required("chpst")));
     let mut outputs = Vec::new();
     for (who, chpst) in &chpsts {
         for user in ["nobody", "nobody:nogroup"] {

@@ -4,7 +4,7 @@
 //! against ours, which makes up the interop matrix (C sv x our runsv, our
 //! sv x C runsv, ours x ours). Where 2.1.2 and 2.3.0 differ we follow
 //! 2.3.0, and the tests at the end assert each difference explicitly.
-//! Every test skips when Debian's runit is not installed.
+//! Every test fails with a hint when Debian's runit is not installed.
 #![allow(clippy::unwrap_used)]
 
 mod sv_fixture;

@@ -1,8 +1,8 @@
 //! Differential tests: the same svlogd scenario against our svlogd and
 //! Debian's C svlogd (/usr/bin/svlogd), comparing exit codes, standard
 //! error and the resulting log directories (file names, modes and
-//! contents, with timestamps masked). Each test skips with a message when
-//! Debian's runit is not installed.
+//! contents, with timestamps masked). Each test fails with a hint when
+//! Debian's runit is not installed (tests/run installs it).
 #![allow(clippy::unwrap_used)]
 
 #[path = "svlogd_util/mod.rs"]

@@ -16,6 +16,13 @@ use std::time::Duration;
 /// Our binaries a box needs. `BOOT_TEST_THEIRS=svlogd,…` swaps in Debian's
 /// C programs from /usr/bin (a debugging aid while a program of ours is
 /// being written; the suite runs with ours).
+/// `./run` of the stop tests' `stubborn` service: it ignores TERM, and so
+/// does its `sleep` child (the disposition is inherited); then it sets a
+/// handler that logs the stop signal, so its log shows the TERM arriving
+/// before the KILL that ends it.
+pub const STUBBORN: &str = "trap '' TERM; /bin/sleep 1000 & trap 'echo stubborn: got TERM' TERM; \
+                            echo stubborn: started; while kill -0 $! 2>/dev/null; do wait; done";
+
 pub const BINARIES: [&str; 7] = ["chpst", "svlogd", "sv", "runsv", "runsvdir", "sample-web", "sample-worker"];
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
@@ -55,6 +62,18 @@ pub struct BootBox {
     pub runsvdir: Option<Proc>,
 }
 
+/// Asserts what the stubborn service's log shows of its stop: the TERM
+/// arrived (and was ignored) before the SIGKILL that ended `./run`, which
+/// `./finish` then logged.
+pub fn assert_term_then_kill(stubborn_log: &str) {
+    let term = stubborn_log.find("stubborn: got TERM");
+    let killed = stubborn_log.find("./run exited: code -1 status 9");
+    match (term, killed) {
+        (Some(t), Some(k)) => assert!(t < k, "KILL before the TERM:\n{stubborn_log}"),
+        _ => panic!("expected the TERM, then ./run killed by signal 9:\n{stubborn_log}"),
+    }
+}
+
 impl BootBox {
     /// A box for the stop tests, up: the worker (drains for `drain_ms` on
     /// TERM) and `stubborn`, a service that ignores TERM, has a child in
@@ -74,8 +93,10 @@ impl BootBox {
         fs::create_dir_all(b.catalogue.join("stubborn")).unwrap();
         fs::write(
             b.catalogue.join("stubborn/service.toml"),
-            "schema = 1\nname = \"stubborn\"\nkind = \"app\"\nmodes = [\"review\"]\n[process]\n\
-             command = [\"/bin/sh\", \"-c\", \"trap '' TERM; /bin/sleep 1000 & wait; wait\"]\n[stop]\ntimeout_s = 2\n",
+            format!(
+                "schema = 1\nname = \"stubborn\"\nkind = \"app\"\nmodes = [\"review\"]\n[process]\n\
+             command = [\"/bin/sh\", \"-c\", \"{STUBBORN}\"]\n[stop]\ntimeout_s = 2\n"
+            ),
         )
         .unwrap();
         b.start_runsvdir();
@@ -84,6 +105,10 @@ impl BootBox {
         // from its `event=start` line on.
         harness::wait_until(Duration::from_secs(20), "the worker's start event", || {
             b.log("worker").contains("event=start")
+        });
+        // The stubborn shell logs the stop signal only once its handler is set.
+        harness::wait_until(Duration::from_secs(20), "stubborn's start line", || {
+            b.log("stubborn").contains("stubborn: started")
         });
         b
     }

@@ -40,13 +40,14 @@ pub fn namespaces_available() -> bool {
         eprintln!("skipped: needs root for a PID namespace");
         return false;
     }
-    let ok = Command::new("unshare")
+    let unshare = harness::installed(&["/usr/bin/unshare"], "util-linux");
+    let ok = Command::new(unshare)
         .args(["--pid", "--fork", "--mount-proc", "true"])
         .stderr(std::process::Stdio::null())
         .status()
         .is_ok_and(|s| s.success());
     if !ok {
-        eprintln!("skipped: unshare --pid --fork --mount-proc does not work here");
+        eprintln!("skipped: the kernel refused a PID namespace (unshare --pid --fork --mount-proc failed)");
     }
     ok
 }

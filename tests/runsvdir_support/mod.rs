@@ -28,11 +28,11 @@ pub enum Imp {
 }
 
 impl Imp {
-    /// The runsvdir binary, or `None` (skip) when Debian's is absent.
-    pub fn runsvdir(self) -> Option<PathBuf> {
+    /// The runsvdir binary (fails with a hint when it is missing).
+    pub fn runsvdir(self) -> PathBuf {
         match self {
-            Imp::Ours => Some(harness::ours("runsvdir")),
-            Imp::Theirs => harness::theirs("runsvdir"),
+            Imp::Ours => harness::ours("runsvdir"),
+            Imp::Theirs => harness::theirs_required("runsvdir"),
         }
     }
 
@@ -122,10 +122,7 @@ impl Tree {
     /// Starts runsvdir with exactly `argv` (after argv[0]), in the scratch
     /// directory (so `scan` names the scan directory relatively).
     pub fn start_raw(&mut self, argv: &[String], env: &[(&str, &str)]) -> bool {
-        let Some(bin) = self.imp.runsvdir() else {
-            eprintln!("skipped: Debian's runit (runsvdir) is not installed");
-            return false;
-        };
+        let bin = self.imp.runsvdir();
         let mut c = cmd(bin, argv);
         c.env("PATH", self.imp.path()).current_dir(self.scratch.path());
         for (k, v) in env {

@@ -12,8 +12,11 @@
 //! * scratch space is a [`Scratch`] directory, removed on drop.
 //!
 //! Binaries come from the cargo target directory ([`ours`]); Debian's C
-//! runit, when installed, from `/usr/bin` ([`theirs`]). Differential tests
-//! call [`theirs`] and skip with a message when it is missing.
+//! runit from `/usr/bin` and `/usr/sbin` ([`theirs`]). Differential tests
+//! call [`theirs_required`] (or [`require_c!`]) and fail with a hint when
+//! it is missing, as tests needing another tool `tests/run` installs do
+//! ([`installed`]): a test skips only when the kernel refuses a namespace
+//! or when it strictly needs root and the user is not.
 #![allow(clippy::unwrap_used)]
 
 use std::ffi::OsStr;
@@ -62,19 +65,30 @@ pub fn theirs(name: &str) -> Option<PathBuf> {
     ["/usr/bin", "/usr/sbin"].iter().map(|d| Path::new(d).join(name)).find(|p| p.exists())
 }
 
-/// Returns the C program or prints why the test is skipped and returns from
-/// the test.
+/// Path of Debian's C runit program `name`. Panics with a hint when it is
+/// missing: `tests/run` installs Debian's runit, so a differential test
+/// without it would pass having compared nothing.
+pub fn theirs_required(name: &str) -> PathBuf {
+    theirs(name).unwrap_or_else(|| {
+        panic!("Debian's runit ({name}) is not installed: `apt-get install runit` (tests/run installs it)")
+    })
+}
+
+/// The C program `name` ([`theirs_required`]: panics with a hint when
+/// Debian's runit is missing).
 #[macro_export]
 macro_rules! require_c {
     ($name:expr) => {
-        match $crate::theirs($name) {
-            Some(p) => p,
-            None => {
-                eprintln!("skipped: Debian's runit ({}) is not installed", $name);
-                return;
-            }
-        }
+        $crate::theirs_required($name)
     };
+}
+
+/// The first of `paths` that exists. Panics with a hint naming the Debian
+/// `package` that provides it (which `tests/run` installs) when none does.
+pub fn installed(paths: &[&str], package: &str) -> PathBuf {
+    paths.iter().map(PathBuf::from).find(|p| p.exists()).unwrap_or_else(|| {
+        panic!("{} is not installed: `apt-get install {package}` (tests/run installs it)", paths.join(" or "))
+    })
 }
 
 /// True when the tests run as root (some need it: chroot, users, namespaces).

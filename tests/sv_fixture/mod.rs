@@ -37,25 +37,18 @@ pub enum Runsv {
 }
 
 impl Runsv {
-    /// The binary, or `None` when it is not available.
-    pub fn path(self) -> Option<PathBuf> {
+    /// The binary (fails with a hint when it is missing).
+    pub fn path(self) -> PathBuf {
         match self {
-            Runsv::C => harness::theirs("runsv"),
-            Runsv::Ours => Some(harness::ours("runsv")),
+            Runsv::C => harness::theirs_required("runsv"),
+            Runsv::Ours => harness::ours("runsv"),
         }
     }
 }
 
-/// Every runsv available here: ours always, Debian's when installed.
+/// Both runsvs: ours and Debian's (required: tests/run installs it).
 pub fn runsvs() -> Vec<(Runsv, PathBuf)> {
-    let mut v = Vec::new();
-    for r in [Runsv::Ours, Runsv::C] {
-        match r.path() {
-            Some(p) => v.push((r, p)),
-            None => eprintln!("note: Debian's runsv is not installed; testing with ours only"),
-        }
-    }
-    v
+    [Runsv::Ours, Runsv::C].into_iter().map(|r| (r, r.path())).collect()
 }
 
 /// Our sv.

@@ -201,9 +201,13 @@ mod tests {
             i32::try_from(child.id()).expect("pid")
         };
         let pid = spawn("exec sleep 30");
-        let started = Instant::now();
-        assert_eq!(wait(pid, Some(started + Duration::from_millis(50))).expect("wait"), None);
-        assert!(started.elapsed() < Duration::from_secs(10));
+        // `None` means the deadline passed (the child's own exit, after
+        // 30 s, would be `Some`); the child was killed and reaped.
+        assert_eq!(wait(pid, Some(Instant::now() + Duration::from_millis(50))).expect("wait"), None);
+        // SAFETY: signal 0 only checks that the pid exists.
+        let gone = unsafe { libc::kill(pid, 0) } == -1
+            && io::Error::last_os_error().raw_os_error() == Some(libc::ESRCH);
+        assert!(gone, "the hung child was not killed and reaped");
         let pid = spawn("exit 3");
         let st = wait(pid, Some(Instant::now() + Duration::from_secs(30))).expect("wait").expect("exited");
         assert_eq!(st.exit_code(), Some(3));
