@@ -318,7 +318,7 @@ fn disk_full_then_space_again_loses_no_line() {
     let s = Scratch::new("rel-disk-full");
     let mnt = s.join("fs");
     let Some(fsys) = Tmpfs::mount(&mnt, "size=64k") else {
-        eprintln!("skipped: cannot mount tmpfs here");
+        eprintln!("skipped: the kernel refused a tmpfs mount here");
         return;
     };
     let dir = mnt.join("main");
@@ -364,7 +364,7 @@ fn read_only_log_dir_then_writable_loses_no_line() {
     script(svc.join("log/run"), "#!/bin/sh\nexec svlogd main 2>>../svlogd.err\n");
     let mnt = svc.join("log/main");
     let Some(fsys) = Tmpfs::mount(&mnt, "size=4m") else {
-        eprintln!("skipped: cannot mount tmpfs here");
+        eprintln!("skipped: the kernel refused a tmpfs mount here");
         return;
     };
     write(mnt.join("config"), "s200000\nn1000\n");

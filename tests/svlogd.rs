@@ -590,7 +590,7 @@ fn on_small_tmpfs(s: &Scratch, prep: &str) -> Option<Live> {
 fn no_tmpfs(s: &Scratch) -> bool {
     let skip = read(s.join("out/exit")) == "nomount\n";
     if skip {
-        eprintln!("skipped: cannot mount a tmpfs in a private mount namespace here");
+        eprintln!("skipped: the kernel refused a tmpfs mount in a private mount namespace");
     }
     skip
 }

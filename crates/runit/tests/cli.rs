@@ -62,15 +62,17 @@ fn namespaces_available() -> bool {
         eprintln!("skipped: needs root for a PID namespace");
         return false;
     }
-    let ok = Command::new("unshare")
+    let status = Command::new("unshare")
         .args(["--pid", "--fork", "--mount-proc", "true"])
         .stderr(Stdio::null())
         .status()
-        .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("skipped: unshare --pid --fork --mount-proc does not work here");
+        .unwrap_or_else(|e| {
+            panic!("cannot run unshare ({e}): `apt-get install util-linux` (tests/run installs it)")
+        });
+    if !status.success() {
+        eprintln!("skipped: the kernel refused a PID namespace (unshare --pid --fork --mount-proc failed)");
     }
-    ok
+    status.success()
 }
 
 /// A PID namespace whose process 1 is `sh -c <script>`; killed on drop.
@@ -222,10 +224,14 @@ fn runit_init_uses_etc_runit_by_default() {
     if !namespaces_available() {
         return;
     }
-    if option_env!("RUNIT_RS_ETC").is_some() || !Path::new("/etc/runit").is_dir() {
-        eprintln!("skipped: /etc/runit is not a directory here (or the root was moved at build time)");
+    if option_env!("RUNIT_RS_ETC").is_some() {
+        eprintln!("skipped: this build's root was moved (RUNIT_RS_ETC), so it has no compiled-in /etc/runit");
         return;
     }
+    assert!(
+        Path::new("/etc/runit").is_dir(),
+        "/etc/runit is not a directory (the mount point): `apt-get install runit` (tests/run installs it)"
+    );
     let s = Scratch::new("default");
     let etc = s.etc();
     let ns = stand_in(&s.0, &format!("mount --bind {} /etc/runit || exit 1", etc.display()));
