@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 /// IMDSv2 (token, instance id, two tags).
 const IMDS_PROBE: &str = r#"
 import urllib.request as u, urllib.error as e
+u.install_opener(u.build_opener(u.ProxyHandler({})))
 b = "http://169.254.169.254/latest/"
 try:
     u.urlopen(b + "meta-data/instance-id", timeout=5); code = 200
@@ -85,6 +86,9 @@ fn fleet_try(state: &Path, args: &[&str], env: &[(&str, &str)], timeout: Duratio
     for (k, v) in env {
         c.env(k, v);
     }
+    if env.iter().any(|(k, _)| *k == "http_proxy") {
+        c.env_remove("no_proxy").env_remove("NO_PROXY");
+    }
     c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = c.spawn().map_err(|e| format!("fleet {args:?}: {e}"))?;
     let (Some(mut so), Some(mut se)) = (child.stdout.take(), child.stderr.take()) else {
@@ -120,17 +124,37 @@ struct Guard {
     scratch: Scratch,
     state: PathBuf,
     down: bool,
+    /// Environment for every `fleet` this guard runs.
+    env: Vec<(&'static str, String)>,
 }
 
 impl Guard {
     fn new(name: &str) -> Guard {
         let scratch = Scratch::new(name);
         let state = scratch.join("state");
-        Guard { scratch, state, down: false }
+        Guard { scratch, state, down: false, env: Vec::new() }
     }
 
     fn run(&self, args: &[&str]) -> Out {
-        fleet_run(&self.state, args, &[], Duration::from_secs(240))
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        fleet_run(&self.state, args, &env, Duration::from_secs(240))
+    }
+
+    /// Every `fleet` of this guard runs with a proxy that is not there
+    /// (loopback, nothing listening) in all the proxy variables, and the
+    /// image given (the build alone may need a proxy to fetch packages):
+    /// the fleet must work anyway, since nothing of it may go through
+    /// another machine.
+    fn with_dead_proxy(mut self) -> Guard {
+        let out =
+            Command::new(repo().join("crates/dist/image/build")).args(["--init", "runit"]).output().unwrap();
+        assert!(out.status.success(), "image build: {}", String::from_utf8_lossy(&out.stderr));
+        let dir = String::from_utf8_lossy(&out.stdout).trim().lines().last().unwrap().to_string();
+        self.env.push(("FLEET_ROOTFS", format!("{dir}/rootfs")));
+        for k in ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"] {
+            self.env.push((k, "http://127.0.0.1:9".to_string()));
+        }
+        self
     }
 
     fn ok(&self, args: &[&str]) -> Out {
@@ -607,13 +631,15 @@ fn default_fleet_roles_scaling_retag_teardown() {
     assert_eq!(g.run(&["down"]).code, Some(0));
 }
 
-/// Late metadata and a group without a Mode tag, beside a healthy group.
+/// Late metadata and a group without a Mode tag, beside a healthy group;
+/// with the proxy variables pointing nowhere (moto and the metadata
+/// service are never reached through a proxy).
 #[test]
 fn late_metadata_and_bad_group() {
     if !namespaces_work() {
         return;
     }
-    let mut g = Guard::new("fleet-late");
+    let mut g = Guard::new("fleet-late").with_dead_proxy();
     let recs = g.up(Some(
         r#"
 [[group]]
