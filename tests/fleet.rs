@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 /// IMDSv2 (token, instance id, two tags).
 const IMDS_PROBE: &str = r#"
 import urllib.request as u, urllib.error as e
+u.install_opener(u.build_opener(u.ProxyHandler({})))
 b = "http://169.254.169.254/latest/"
 try:
     u.urlopen(b + "meta-data/instance-id", timeout=5); code = 200
@@ -73,15 +74,26 @@ struct Out {
 /// command (they are the fleet), so they must not carry the harness's kill
 /// tag; `fleet down` removes them (the Guard).
 fn fleet_run(state: &Path, args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Out {
+    fleet_try(state, args, env, timeout).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// `fleet_run` without panicking (for the guard's `Drop`, which may run
+/// while a failed test unwinds: a second panic there would abort the test
+/// binary before the other guards ran).
+fn fleet_try(state: &Path, args: &[&str], env: &[(&str, &str)], timeout: Duration) -> Result<Out, String> {
     let mut c = Command::new(fleet_bin());
     c.arg("--state-dir").arg(state).args(args);
     for (k, v) in env {
         c.env(k, v);
     }
+    if env.iter().any(|(k, _)| *k == "http_proxy") {
+        c.env_remove("no_proxy").env_remove("NO_PROXY");
+    }
     c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    let mut so = child.stdout.take().unwrap();
-    let mut se = child.stderr.take().unwrap();
+    let mut child = c.spawn().map_err(|e| format!("fleet {args:?}: {e}"))?;
+    let (Some(mut so), Some(mut se)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err("no pipes".into());
+    };
     let t_out = std::thread::spawn(move || {
         let mut s = String::new();
         let _ = so.read_to_string(&mut s);
@@ -96,11 +108,15 @@ fn fleet_run(state: &Path, args: &[&str], env: &[(&str, &str)], timeout: Duratio
     let Some(status) = status else {
         let _ = child.kill();
         let _ = child.wait();
-        panic!("fleet {args:?} did not finish within {timeout:?}");
+        return Err(format!("fleet {args:?} did not finish within {timeout:?}"));
     };
-    let out = Out { code: status.code(), stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap() };
+    let out = Out {
+        code: status.code(),
+        stdout: t_out.join().unwrap_or_default(),
+        stderr: t_err.join().unwrap_or_default(),
+    };
     eprintln!("$ fleet {}\n{}{}", args.join(" "), out.stdout, out.stderr);
-    out
+    Ok(out)
 }
 
 /// One fleet; `fleet down` on drop (also while a failed test unwinds).
@@ -108,17 +124,37 @@ struct Guard {
     scratch: Scratch,
     state: PathBuf,
     down: bool,
+    /// Environment for every `fleet` this guard runs.
+    env: Vec<(&'static str, String)>,
 }
 
 impl Guard {
     fn new(name: &str) -> Guard {
         let scratch = Scratch::new(name);
         let state = scratch.join("state");
-        Guard { scratch, state, down: false }
+        Guard { scratch, state, down: false, env: Vec::new() }
     }
 
     fn run(&self, args: &[&str]) -> Out {
-        fleet_run(&self.state, args, &[], Duration::from_secs(240))
+        let env: Vec<(&str, &str)> = self.env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        fleet_run(&self.state, args, &env, Duration::from_secs(240))
+    }
+
+    /// Every `fleet` of this guard runs with a proxy that is not there
+    /// (loopback, nothing listening) in all the proxy variables, and the
+    /// image given (the build alone may need a proxy to fetch packages):
+    /// the fleet must work anyway, since nothing of it may go through
+    /// another machine.
+    fn with_dead_proxy(mut self) -> Guard {
+        let out =
+            Command::new(repo().join("crates/dist/image/build")).args(["--init", "runit"]).output().unwrap();
+        assert!(out.status.success(), "image build: {}", String::from_utf8_lossy(&out.stderr));
+        let dir = String::from_utf8_lossy(&out.stdout).trim().lines().last().unwrap().to_string();
+        self.env.push(("FLEET_ROOTFS", format!("{dir}/rootfs")));
+        for k in ["http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"] {
+            self.env.push((k, "http://127.0.0.1:9".to_string()));
+        }
+        self
     }
 
     fn ok(&self, args: &[&str]) -> Out {
@@ -161,9 +197,10 @@ impl Guard {
 impl Drop for Guard {
     fn drop(&mut self) {
         if !self.down {
-            let o = fleet_run(&self.state, &["down"], &[], Duration::from_secs(180));
-            if o.code != Some(0) {
-                eprintln!("fleet down (guard) failed: {}", o.stderr);
+            match fleet_try(&self.state, &["down"], &[], Duration::from_secs(180)) {
+                Ok(o) if o.code == Some(0) => {}
+                Ok(o) => eprintln!("fleet down (guard) failed: {}", o.stderr),
+                Err(e) => eprintln!("fleet down (guard) failed: {e}"),
             }
         }
     }
@@ -269,6 +306,19 @@ fn netns_list() -> String {
     String::from_utf8_lossy(&Command::new("ip").args(["netns", "list"]).output().unwrap().stdout).into_owned()
 }
 
+fn cmd_out(prog: &str, args: &[&str]) -> String {
+    String::from_utf8_lossy(&Command::new(prog).args(args).output().unwrap().stdout).into_owned()
+}
+
+/// Is the host's policy rule for a fleet's link there (`ip rule ... iif NAME`)?
+fn rule_exists(iif: &str) -> bool {
+    cmd_out("ip", &["-4", "rule", "show"])
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .windows(2)
+        .any(|w| w == ["iif", iif])
+}
+
 fn link_exists(name: &str) -> bool {
     Command::new("ip")
         .args(["link", "show", name])
@@ -298,6 +348,8 @@ fn mounts_under(dir: &Path) -> Vec<String> {
 struct Footprint {
     netns: Vec<String>,
     veths: Vec<String>,
+    /// The host links whose policy rule refuses forwarding from the fleet.
+    rules: Vec<String>,
     pids: Vec<i64>,
 }
 
@@ -313,7 +365,8 @@ fn footprint(g: &Guard) -> Footprint {
             pids.push(p);
         }
     }
-    Footprint { netns: strings("netns"), veths: strings("veths"), pids }
+    let rules = st["rules"].as_array().unwrap().iter().map(|r| s(r, "iif").to_string()).collect();
+    Footprint { netns: strings("netns"), veths: strings("veths"), rules, pids }
 }
 
 fn assert_nothing_left(g: &Guard, fp: &Footprint) {
@@ -323,6 +376,9 @@ fn assert_nothing_left(g: &Guard, fp: &Footprint) {
     }
     for v in &fp.veths {
         assert!(!link_exists(v), "veth {v} left behind");
+    }
+    for r in &fp.rules {
+        assert!(!rule_exists(r), "ip rule iif {r} left behind");
     }
     for p in &fp.pids {
         // A pid may be reused by an unrelated process; the state file's
@@ -420,6 +476,37 @@ fn default_fleet_roles_scaling_retag_teardown() {
         "metadata as seen from {}",
         s(web, "id")
     );
+
+    // -- The network rule: the fleet's addresses live only inside its
+    // namespaces, and nothing from the fleet can be routed off the machine.
+    // (Checked with route look-ups: no packet is sent.)
+    let host_veth = st["network"]["host_veth"].as_str().unwrap().to_string();
+    let host_addrs = cmd_out("ip", &["-4", "-o", "addr", "show"]);
+    assert!(!host_addrs.contains("169.254.169.254"), "the metadata address is on the host: {host_addrs}");
+    for r in &recs {
+        assert!(!host_addrs.contains(&format!(" {}/", s(r, "ip"))), "{} is on the host", s(r, "ip"));
+        // No default route inside an instance.
+        let o =
+            Command::new("ip").args(["-n", s(r, "netns"), "route", "get", "198.51.100.7"]).output().unwrap();
+        assert!(!o.status.success(), "{}: an instance has a route off its segment", s(r, "id"));
+    }
+    // Even a packet an instance routed to the host's end itself (root in
+    // its netns can add a default route) is not forwarded by the host,
+    // whatever ip_forward says; the host's own address is reachable.
+    let from = s(&recs[0], "ip");
+    let o = Command::new("ip")
+        .args(["route", "get", "198.51.100.7", "from", from, "iif", &host_veth])
+        .output()
+        .unwrap();
+    assert!(
+        !o.status.success(),
+        "the host would forward from the fleet: {}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    let host_ip = st["network"]["host_addr"].as_str().unwrap();
+    let o =
+        Command::new("ip").args(["route", "get", host_ip, "from", from, "iif", &host_veth]).output().unwrap();
+    assert!(String::from_utf8_lossy(&o.stdout).starts_with("local "), "host address from the fleet: {o:?}");
 
     // -- fleet status: the same instances, live.
     let o = g.ok(&["status", "--json"]);
@@ -529,7 +616,7 @@ fn default_fleet_roles_scaling_retag_teardown() {
 
     // -- Teardown: fleet down leaves nothing.
     let fp = footprint(&g);
-    assert!(!fp.netns.is_empty() && !fp.veths.is_empty() && !fp.pids.is_empty());
+    assert!(!fp.netns.is_empty() && !fp.veths.is_empty() && !fp.rules.is_empty() && !fp.pids.is_empty());
     let t_down = Instant::now();
     let o = g.run(&["down"]);
     g.down = true;
@@ -544,13 +631,15 @@ fn default_fleet_roles_scaling_retag_teardown() {
     assert_eq!(g.run(&["down"]).code, Some(0));
 }
 
-/// Late metadata and a group without a Mode tag, beside a healthy group.
+/// Late metadata and a group without a Mode tag, beside a healthy group;
+/// with the proxy variables pointing nowhere (moto and the metadata
+/// service are never reached through a proxy).
 #[test]
 fn late_metadata_and_bad_group() {
     if !namespaces_work() {
         return;
     }
-    let mut g = Guard::new("fleet-late");
+    let mut g = Guard::new("fleet-late").with_dead_proxy();
     let recs = g.up(Some(
         r#"
 [[group]]
@@ -609,8 +698,9 @@ tags = { Mode = "production" }
 /// created.
 #[test]
 fn bad_input_leaves_nothing() {
-    let sc = Scratch::new("fleet-bad");
-    let state = sc.join("state");
+    // The guard runs `fleet down` should a refused up have made a fleet.
+    let g = Guard::new("fleet-bad");
+    let (sc, state) = (&g.scratch, g.state.clone());
     let t = Duration::from_secs(60);
     // A spec that does not parse.
     let spec = sc.join("bad.toml");
@@ -652,8 +742,9 @@ fn failed_up_removes_what_it_made() {
     if !namespaces_work() {
         return;
     }
-    let sc = Scratch::new("fleet-fail");
-    let state = sc.join("state");
+    // The guard runs `fleet down` should the up leave a fleet behind.
+    let g = Guard::new("fleet-fail");
+    let state = g.state.clone();
     let o = fleet_run(&state, &["up"], &[("FLEET_INSTANCE_TOOL", "/bin/false")], Duration::from_secs(240));
     assert_eq!(o.code, Some(6), "{o:?}");
     let removed = o
@@ -664,6 +755,7 @@ fn failed_up_removes_what_it_made() {
     let items: Vec<&str> = removed.split("; ").collect();
     assert!(items.iter().any(|i| i.starts_with("netns rrf-")), "{removed}");
     assert!(items.iter().any(|i| i.starts_with("veth rrf")), "{removed}");
+    assert!(items.iter().any(|i| i.starts_with("ip rule iif rrf")), "{removed}");
     assert!(items.iter().any(|i| i.ends_with("(moto_server)")), "{removed}");
     assert!(items.iter().any(|i| i.ends_with("(imds-server)")), "{removed}");
     let names = netns_list();
@@ -672,6 +764,10 @@ fn failed_up_removes_what_it_made() {
         match kind {
             "netns" => assert!(!names.split_whitespace().any(|n| n == what), "{item} left"),
             "veth" => assert!(!link_exists(what), "{item} left"),
+            "ip" => {
+                let iif = what.split_whitespace().nth(2).unwrap();
+                assert!(!rule_exists(iif), "{item} left");
+            }
             "process" => {
                 let pid: i64 = what.split_whitespace().next().unwrap().parse().unwrap();
                 let comm = fs::read_to_string(format!("/proc/{pid}/comm")).unwrap_or_default();
