@@ -59,7 +59,14 @@ fn sv(sv: &Path, args: &[&str], dir: &Path) -> String {
     let mut c = cmd(sv, args);
     c.arg(dir);
     let o = run(&mut c, T);
-    format!("sv {args:?} -> {:?} {:?} {:?}\n", o.code, normalise(&o.stdout, dir), normalise(&o.stderr, dir))
+    let mut stdout = normalise(&o.stdout, dir);
+    if args.contains(&"term") {
+        // `sv -v term` is satisfied by ./finish running (a pid and a new
+        // status) as by `down`; which it sees first depends only on how
+        // fast ./finish runs, i.e. on the machine's load, with either runsv.
+        stdout = stdout.replace("ok: finish: DIR: (pid N) Ns,", "ok: down: DIR: Ns,");
+    }
+    format!("sv {args:?} -> {:?} {:?} {:?}\n", o.code, stdout, normalise(&o.stderr, dir))
 }
 
 /// Builds the service, runs `runsv` on it and drives it with C `sv`

@@ -16,14 +16,14 @@ use std::time::Duration;
 /// Our binaries a box needs. `BOOT_TEST_THEIRS=svlogd,…` swaps in Debian's
 /// C programs from /usr/bin (a debugging aid while a program of ours is
 /// being written; the suite runs with ours).
+pub const BINARIES: [&str; 7] = ["chpst", "svlogd", "sv", "runsv", "runsvdir", "sample-web", "sample-worker"];
+
 /// `./run` of the stop tests' `stubborn` service: it ignores TERM, and so
 /// does its `sleep` child (the disposition is inherited); then it sets a
 /// handler that logs the stop signal, so its log shows the TERM arriving
 /// before the KILL that ends it.
 pub const STUBBORN: &str = "trap '' TERM; /bin/sleep 1000 & trap 'echo stubborn: got TERM' TERM; \
                             echo stubborn: started; while kill -0 $! 2>/dev/null; do wait; done";
-
-pub const BINARIES: [&str; 7] = ["chpst", "svlogd", "sv", "runsv", "runsvdir", "sample-web", "sample-worker"];
 
 static SEQ: AtomicUsize = AtomicUsize::new(0);
 
