@@ -252,6 +252,24 @@ fn down_escalates_a_term_ignoring_service_to_kill() {
     b.assert_clean();
 }
 
+/// A test that fails before `boot down` still leaves nothing running, not
+/// even the databases: redis-server and postgres rewrite their process
+/// titles over their environment, so the test's tag cannot be read back
+/// from them; the box's guard finds them by their directories.
+#[test]
+fn a_dropped_review_box_leaves_no_service_behind() {
+    need_databases();
+    let b = BootBox::new("boot-dropped", "");
+    b.ok(&["up", "--spawn-runsvdir"]);
+    let pids: Vec<u32> = STACK.iter().map(|s| b.pid(s)).collect();
+    let root = b.root.clone();
+    drop(b);
+    for pid in pids {
+        wait_until(Duration::from_secs(10), "the service to be gone", || !harness::alive(pid as i32));
+    }
+    assert!(!root.exists(), "the box's scratch tree is left");
+}
+
 /// Pids of `sleep 1000` processes in the process group of `leader`.
 fn child_sleepers(leader: u32) -> Vec<i32> {
     let mut out = Vec::new();

@@ -295,15 +295,12 @@ impl BootBox {
 
     /// Processes whose cwd or exe is below the root.
     pub fn processes_inside(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
-            let cwd = fs::read_link(e.path().join("cwd")).unwrap_or_default();
-            let exe = fs::read_link(e.path().join("exe")).unwrap_or_default();
-            if cwd.starts_with(&self.root) || exe.starts_with(&self.root) {
-                out.push(format!("{:?} cwd {}", e.file_name(), cwd.display()));
-            }
-        }
-        out
+        pids_under(&self.root)
+            .into_iter()
+            .map(|p| {
+                format!("{p} cwd {}", fs::read_link(format!("/proc/{p}/cwd")).unwrap_or_default().display())
+            })
+            .collect()
     }
 
     /// True when something accepts connections on 127.0.0.1:`port`.
@@ -347,7 +344,51 @@ impl Drop for BootBox {
     fn drop(&mut self) {
         kill_tag(&self.tag);
         self.runsvdir.take();
+        // The services themselves run with the environment boot gives them,
+        // without the tag, each in a session of its own: once a failed test
+        // has killed their runsv, they are found by their working directory,
+        // which lies inside this box's root (service and data directories).
+        kill_under(&self.root);
     }
+}
+
+/// Kills (bounded) every process whose working directory or program lies
+/// inside `dir`.
+pub fn kill_under(dir: &Path) {
+    for _ in 0..100 {
+        let pids = pids_under(dir);
+        if pids.is_empty() {
+            return;
+        }
+        for p in pids {
+            // SAFETY: signalling a process working inside this test's scratch tree.
+            unsafe { libc::kill(p, libc::SIGKILL) };
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Pids of the live processes (not this one) whose working directory or
+/// program lies inside `dir`, also once it has been removed (" (deleted)").
+fn pids_under(dir: &Path) -> Vec<i32> {
+    let inside = |link: PathBuf| {
+        fs::read_link(link).is_ok_and(|l| {
+            let l = l.to_string_lossy();
+            Path::new(l.strip_suffix(" (deleted)").unwrap_or(&l)).starts_with(dir)
+        })
+    };
+    let me = std::process::id();
+    let mut out = Vec::new();
+    for e in fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        if u32::try_from(pid).is_ok_and(|p| p == me) || harness::is_zombie(pid) {
+            continue;
+        }
+        if inside(e.path().join("cwd")) || inside(e.path().join("exe")) {
+            out.push(pid);
+        }
+    }
+    out
 }
 
 /// A tiny HTTP GET (the sample web speaks `Connection: close`).
