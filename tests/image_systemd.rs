@@ -127,18 +127,30 @@ impl Instance {
         self.m().exec(args)
     }
 
-    /// Waits until boot.service has run `boot up` (active) and returns the
-    /// time from process 1's start; fails at once if it failed.
-    fn wait_role_ready(&self) -> Duration {
+    /// Waits until boot.service has run `boot up` and is `active` or
+    /// `failed`; that state.
+    fn wait_boot_unit(&self) -> String {
         let m = self.m();
-        let state = wait_for(READY, || {
+        wait_for(READY, || {
             let s = m.try_property("boot.service", "ActiveState")?;
             (s == "active" || s == "failed").then_some(s)
-        });
+        })
+        .unwrap_or_else(|| {
+            panic!("boot.service still starting after {READY:?}:\n{}", journal(&self.root(), None))
+        })
+    }
+
+    /// Waits until boot.service is active (the role is up) and returns the
+    /// time from process 1's start; fails at once if it failed.
+    fn wait_role_ready(&self) -> Duration {
+        let state = self.wait_boot_unit();
         let took = self.started.elapsed();
-        if state.as_deref() != Some("active") {
-            panic!("boot.service did not come up ({state:?}); the journal:\n{}", journal(&self.root(), None));
-        }
+        assert_eq!(
+            state,
+            "active",
+            "boot.service did not come up; the journal:\n{}",
+            journal(&self.root(), None)
+        );
         took
     }
 
@@ -225,23 +237,33 @@ impl Drop for Instance {
     }
 }
 
+/// A first boot with the metadata `db`: the network, the metadata
+/// service, the overlay, systemd. None when the test is skipped (the
+/// kernel refuses the namespaces).
+fn boot_box(db: &str, hostname: &str) -> Option<(Net, Instance)> {
+    if !namespaces_available() {
+        return None;
+    }
+    requirements();
+    image_root();
+    let mut net = Net::new();
+    net.serve(db);
+    let mut inst = Instance::new(&net);
+    inst.boot(&net, hostname).then_some((net, inst))
+}
+
 /// A production box: boots with `tags`, checks that `service` alone runs
 /// (and `check`), powers off with `signal` (SIGRTMIN+4) or `systemctl
 /// poweroff`, then boots the same overlay again (it comes back up) and
 /// powers off once more.
 fn production(tags: &[(&str, &str)], service: &str, signal: bool, check: impl Fn(&Net, &Instance)) {
-    if !namespaces_available() {
+    let Some((net, mut inst)) = boot_box(&imds_db("i-0sdprod000000001", Some(tags)), "prod-1") else {
         return;
-    }
-    requirements();
-    image_root();
-    let mut net = Net::new();
-    net.serve(&imds_db("i-0sdprod000000001", Some(tags)));
-    let mut inst = Instance::new(&net);
+    };
     let how = if signal { "SIGRTMIN+4" } else { "systemctl poweroff" };
     for boot in 1..=2 {
-        if !inst.boot(&net, "prod-1") {
-            return;
+        if boot == 2 {
+            assert!(inst.boot(&net, "prod-1"), "the namespaces were refused the second time");
         }
         let ready = inst.wait_role_ready();
         eprintln!("systemd production {service} (boot {boot}): process 1 start to role ready: {ready:?}");
@@ -278,17 +300,8 @@ fn issue_17_systemd_production_worker_powers_off_from_inside() {
 
 #[test]
 fn issue_17_systemd_review_box_runs_the_whole_stack() {
-    if !namespaces_available() {
-        return;
-    }
-    requirements();
-    image_root();
-    let mut net = Net::new();
-    net.serve(&imds_db("i-0sdreview0000001", Some(&[("Mode", "review"), ("Team", "qa")])));
-    let mut inst = Instance::new(&net);
-    if !inst.boot(&net, "review-1") {
-        return;
-    }
+    let db = imds_db("i-0sdreview0000001", Some(&[("Mode", "review"), ("Team", "qa")]));
+    let Some((net, mut inst)) = boot_box(&db, "review-1") else { return };
     let ready = inst.wait_role_ready();
     eprintln!("systemd review: process 1 start to role ready: {ready:?}");
     assert_eq!(inst.services(), ["postgres", "redis", "web", "worker"]);
@@ -308,25 +321,11 @@ fn issue_17_systemd_review_box_runs_the_whole_stack() {
 
 #[test]
 fn issue_17_systemd_no_role_fails_closed() {
-    if !namespaces_available() {
-        return;
-    }
-    requirements();
-    image_root();
-    let mut net = Net::new();
     // Tags not enabled in the instance's metadata options.
-    net.serve(&imds_db("i-0sdbad000000001", None));
-    let mut inst = Instance::new(&net);
-    if !inst.boot(&net, "bad-1") {
-        return;
-    }
-    let m = inst.m();
-    let state = wait_for(READY, || {
-        let s = m.try_property("boot.service", "ActiveState")?;
-        (s == "failed" || s == "active").then_some(s)
-    });
+    let Some((_net, mut inst)) = boot_box(&imds_db("i-0sdbad000000001", None), "bad-1") else { return };
+    let state = inst.wait_boot_unit();
     let j = journal(&inst.root(), Some("boot.service"));
-    assert_eq!(state.as_deref(), Some("failed"), "{j}");
+    assert_eq!(state, "failed", "{j}");
     // (The unit writes to the journal and the console; journald forwards
     // only to a terminal, and the console here is a file: the journal it is.)
     assert!(j.contains("instance tags are not enabled"), "no reason in the journal:\n{j}");
