@@ -9,9 +9,13 @@
 //! (`crates/dist/imds/imds-server`) runs in a second network namespace on
 //! 169.254.169.254, reached through a veth pair, as for the runit flavour
 //! (tests/image.rs). Nothing of the image is changed but one file in the
-//! overlay's upper directory: a systemd-networkd `.network` file giving the
-//! veth the address EC2's DHCP would give the instance's interface (there is
-//! no DHCP server here), so that `network-online.target` is reached.
+//! overlay's upper directory: a systemd-networkd `.network` file for the
+//! veth, which keeps the address and default route the test gave it (in
+//! place of EC2's DHCP; there is no DHCP server here), so that
+//! `network-online.target` is reached at once rather than after
+//! systemd-networkd-wait-online's 2-minute timeout. (Giving the address in
+//! the file instead, `Address=`, fails here: systemd 252's networkd gets
+//! ERANGE from this host's kernel, 6.18, and the link ends `failed`.)
 //!
 //! What runs is the image's own: systemd-networkd, then `boot.service`
 //! (`boot up` once `network-online.target` is reached) with
