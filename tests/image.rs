@@ -15,159 +15,27 @@
 // Test set-up failing is a test failure: unwrap is the clearest report.
 #![allow(clippy::unwrap_used)]
 
+#[path = "image_support/mod.rs"]
+mod image_support;
+
 use harness::{Outcome, Proc, Scratch, cmd, read, run, wait_for};
+use image_support::{
+    Net, assert_production_web_env, assert_review_page, imds_db, namespaces_available, repo,
+};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long a review box may take to become ready (PostgreSQL's initdb on
 /// a loaded 2-core machine included).
 const READY: Duration = Duration::from_secs(240);
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
 fn launcher() -> PathBuf {
     repo().join("crates/dist/image/instance")
 }
 
-/// True when the kernel lets us make the namespaces an instance needs;
-/// otherwise prints why the test is skipped.
-fn namespaces_available() -> bool {
-    if !harness::is_root() {
-        eprintln!("skipped: the kernel refuses namespaces and mounts to a non-root user (run as root)");
-        return false;
-    }
-    let ok =
-        cmd("unshare", ["--pid", "--fork", "--mount", "--uts", "--ipc", "--net", "--mount-proc", "true"])
-            .stderr(std::process::Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-    if !ok {
-        eprintln!("skipped: the kernel refuses new PID, mount, UTS, IPC or network namespaces here");
-    }
-    ok
-}
-
-/// The image (built once per test binary; a cache hit after the first run).
+/// The runit flavour of the image.
 fn image() -> &'static Path {
-    static IMAGE: OnceLock<PathBuf> = OnceLock::new();
-    IMAGE.get_or_init(|| {
-        let build = repo().join("crates/dist/image/build");
-        let o = run(&mut cmd(&build, ["--init", "runit"]), Duration::from_secs(1800));
-        assert_eq!(o.code, Some(0), "image build failed:\n{}\n{}", o.stdout, o.stderr);
-        let dir = PathBuf::from(o.stdout.lines().last().expect("build printed its directory"));
-        for f in ["rootfs/usr/sbin/runit", "rootfs/etc/runit/1", "rootfs.tar", "disk.img"] {
-            assert!(dir.join(f).exists(), "{} is missing", dir.join(f).display());
-        }
-        dir
-    })
-}
-
-static NEXT: AtomicUsize = AtomicUsize::new(0);
-
-/// Escapes `s` as a JSON string.
-fn json_str(s: &str) -> String {
-    let mut out = String::from('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
-            c => out.push(c),
-        }
-    }
-    out.push('"');
-    out
-}
-
-/// The IMDS database entry for any client: `tags` None = tags not enabled.
-fn imds_db(instance_id: &str, tags: Option<&[(&str, &str)]>) -> String {
-    let tags = match tags {
-        None => "null".to_string(),
-        Some(t) => {
-            let kv: Vec<String> =
-                t.iter().map(|(k, v)| format!("{}: {}", json_str(k), json_str(v))).collect();
-            format!("{{{}}}", kv.join(", "))
-        }
-    };
-    format!("{{\"*\": {{\"instance_id\": {}, \"tags\": {tags}, \"delay_s\": 0}}}}\n", json_str(instance_id))
-}
-
-fn ip(args: &[&str]) {
-    let o = run(&mut cmd("ip", args), Duration::from_secs(10));
-    assert_eq!(o.code, Some(0), "ip {args:?}: {}", o.stderr);
-}
-
-/// Two network namespaces joined by a veth pair: the instance's
-/// (10.200.0.2, default route to the other) and the metadata service's
-/// (10.200.0.1 and 169.254.169.254).
-struct Net {
-    inst: String,
-    imds: String,
-    scratch: Scratch,
-    server: Option<Proc>,
-}
-
-impl Net {
-    fn new() -> Net {
-        let n = NEXT.fetch_add(1, Ordering::SeqCst);
-        let pid = std::process::id();
-        let net = Net {
-            inst: format!("rrs-img-{pid}-{n}-i"),
-            imds: format!("rrs-img-{pid}-{n}-m"),
-            scratch: Scratch::new("image-net"),
-            server: None,
-        };
-        let (vi, vm) = (format!("vi{pid}n{n}"), format!("vm{pid}n{n}"));
-        ip(&["netns", "add", &net.inst]);
-        ip(&["netns", "add", &net.imds]);
-        ip(&[
-            "link", "add", &vi, "netns", &net.inst, "type", "veth", "peer", "name", &vm, "netns", &net.imds,
-        ]);
-        ip(&["-n", &net.inst, "addr", "add", "10.200.0.2/24", "dev", &vi]);
-        ip(&["-n", &net.inst, "link", "set", &vi, "up"]);
-        ip(&["-n", &net.inst, "route", "add", "default", "via", "10.200.0.1"]);
-        ip(&["-n", &net.imds, "addr", "add", "10.200.0.1/24", "dev", &vm]);
-        ip(&["-n", &net.imds, "addr", "add", "169.254.169.254/32", "dev", &vm]);
-        ip(&["-n", &net.imds, "link", "set", &vm, "up"]);
-        ip(&["-n", &net.imds, "link", "set", "lo", "up"]);
-        net
-    }
-
-    /// Starts the fake IMDS in its namespace with `db`.
-    fn serve(&mut self, db: &str) {
-        let file = self.scratch.join("imds.json");
-        std::fs::write(&file, db).unwrap();
-        let server = repo().join("crates/dist/imds/imds-server");
-        let log = self.scratch.join("imds.log");
-        let mut c = cmd("ip", ["netns", "exec", &self.imds]);
-        c.arg(&server).args(["--listen", "169.254.169.254:80", "--db"]).arg(&file);
-        let p = Proc::spawn_logging(&mut c, &log);
-        harness::wait_until(Duration::from_secs(20), "the fake IMDS to listen", || {
-            read(&log).contains("listening on")
-        });
-        self.server = Some(p);
-    }
-
-    /// curl from inside the instance's network namespace.
-    fn curl(&self, url: &str) -> Outcome {
-        run(
-            &mut cmd("ip", ["netns", "exec", &self.inst, "curl", "-sS", "-m", "10", url]),
-            Duration::from_secs(20),
-        )
-    }
-}
-
-impl Drop for Net {
-    fn drop(&mut self) {
-        self.server.take();
-        for ns in [&self.inst, &self.imds] {
-            let _ = cmd("ip", ["netns", "del", ns.as_str()]).stderr(std::process::Stdio::null()).status();
-        }
-    }
+    image_support::image("runit")
 }
 
 /// One instance's state directory; `cleanup` on drop.
@@ -245,17 +113,7 @@ impl Instance {
 
     /// Host pids of processes whose root is inside this instance.
     fn processes_inside(&self) -> Vec<i32> {
-        let root = self.state().join("root");
-        let mut out = Vec::new();
-        for e in std::fs::read_dir("/proc").unwrap().flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
-            if std::fs::read_link(e.path().join("root")).is_ok_and(|r| r.starts_with(&root))
-                && !harness::is_zombie(pid)
-            {
-                out.push(pid);
-            }
-        }
-        out
+        image_support::processes_rooted_in(&self.state().join("root"))
     }
 
     fn services(&self) -> Vec<String> {
@@ -339,12 +197,7 @@ fn issue_17_review_box_boots_stops_and_boots_again() {
     services.sort();
     assert_eq!(services, ["postgres", "redis", "web", "worker"]);
     inst.assert_all_run(&["postgres", "redis", "web", "worker"]);
-    let page = net.curl("http://127.0.0.1:8080/");
-    assert_eq!(page.code, Some(0), "{}", page.stderr);
-    assert!(page.stdout.contains("redis: ok hits="), "{}", page.stdout);
-    assert!(page.stdout.contains("postgres: ok server_version_num="), "{}", page.stdout);
-    assert!(page.stdout.contains("BOOT_MODE=review"), "{}", page.stdout);
-    assert!(page.stdout.contains("APP_TEAM=qa"), "{}", page.stdout);
+    assert_review_page(&net);
     let host = inst.exec(&["hostname"]);
     assert_eq!(host.stdout.trim(), "review-1");
 
@@ -363,9 +216,7 @@ fn issue_17_review_box_boots_stops_and_boots_again() {
     inst.wait_console("runit-rs image: role ready at", 2, READY);
     eprintln!("review (restart): process 1 start to role ready: {:?}", inst.started.unwrap().elapsed());
     inst.assert_all_run(&["postgres", "redis", "web", "worker"]);
-    let page = net.curl("http://127.0.0.1:8080/");
-    assert!(page.stdout.contains("postgres: ok server_version_num="), "{}", page.stdout);
-    assert!(page.stdout.contains("redis: ok hits="), "{}", page.stdout);
+    assert_review_page(&net);
     no_unfinished_logs(&inst);
 
     // runit-init 0 from inside.
@@ -430,13 +281,7 @@ fn issue_17_production_web_from_its_autoscaling_group() {
     }
     image();
     let tags = [("Mode", "production"), ("aws:autoscaling:groupName", "prod-web-asg"), ("Team", "ops")];
-    production(&tags, "web", |net, _| {
-        let env = net.curl("http://127.0.0.1:8080/env");
-        assert_eq!(env.code, Some(0), "{}", env.stderr);
-        assert!(env.stdout.contains("BOOT_SERVICE=web\n"), "{}", env.stdout);
-        assert!(env.stdout.contains("BOOT_MODE=production\n"), "{}", env.stdout);
-        assert!(env.stdout.contains("APP_TEAM=ops\n"), "{}", env.stdout);
-    });
+    production(&tags, "web", |net, _| assert_production_web_env(net));
 }
 
 #[test]
@@ -652,11 +497,7 @@ fn issue_17_systemd_flavour_runs_the_packages_units() {
         eprintln!("skipped: the kernel refuses the image build's chroot and mounts to a non-root user");
         return;
     }
-    let build = repo().join("crates/dist/image/build");
-    let o = run(&mut cmd(&build, ["--init", "systemd"]), Duration::from_secs(1800));
-    assert_eq!(o.code, Some(0), "image build failed:\n{}\n{}", o.stdout, o.stderr);
-    let dir = PathBuf::from(o.stdout.lines().last().unwrap());
-    let root = dir.join("rootfs");
+    let root = image_support::image("systemd").join("rootfs");
     assert_provisioned(&root);
     let init = std::fs::read_link(root.join("usr/sbin/init")).unwrap();
     assert!(init.to_string_lossy().ends_with("systemd"), "/sbin/init -> {}", init.display());
