@@ -21,10 +21,10 @@ use crate::options::{Extensions, OptionWarning};
 use crate::proctitle::{ArgvMemory, LogPipe, ProcTitle};
 use crate::resolve::Place;
 use crate::say::Say;
-use crate::scan::{DirStat, ScanDir, ScanError};
+use crate::scan::{self, DirStat, ScanDir, ScanError};
 use crate::shutdown::{self, Shutdown, Step};
 use crate::spawn::Spawner;
-use crate::table::{Action, Clock, Settle, Table};
+use crate::table::{Action, Clock, Entry, Settle, Table};
 use crate::tree;
 use crate::watch::Watcher;
 use mio::unix::SourceFd;
@@ -337,11 +337,17 @@ impl Runsvdir {
         );
     }
 
-    /// One full scan (runsvdir.md §3, §4), watching before looking.
+    /// One full scan (runsvdir.md §3, §4), watching before looking (the
+    /// first listing excepted, see [`Runsvdir::watch_first_listing`]).
     fn scan(&mut self, now: Instant) {
         let clock = Clock { now, wall: wall_now() };
         let target = self.watch_scan_dir();
+        let first = !self.listed;
         let result = self.scan_listing(clock, target.as_ref());
+        let stale = match &result {
+            Ok(entries) if first => self.watch_first_listing(target.as_ref(), entries),
+            _ => false,
+        };
         if let Some(w) = self.watcher.as_mut() {
             for (path, e) in w.end() {
                 self.say.warn(&[b"unable to watch ", path.as_os_str().as_bytes()], Some(&e));
@@ -349,8 +355,12 @@ impl Runsvdir {
         }
         self.blocked = result.is_err();
         match result {
-            Ok(()) => self.flag = false,
+            Ok(_) => self.flag = false,
             Err(e) => self.flag = !self.watched(&e),
+        }
+        if stale {
+            // Changed between the look and the watch: look again, watched.
+            self.scan(Instant::now());
         }
     }
 
@@ -376,33 +386,67 @@ impl Runsvdir {
         Some(target)
     }
 
-    fn scan_listing(&mut self, clock: Clock, target: Option<&Place>) -> Result<(), ScanError> {
+    /// Lists the scan directory and starts runsv for each new service as it
+    /// is listed (as runit does), then stops the runsv of services gone.
+    /// Returns the first successful listing's entries (for
+    /// [`Runsvdir::watch_first_listing`]); later listings watch each name's
+    /// chain before they `stat` it and return nothing.
+    fn scan_listing(&mut self, clock: Clock, target: Option<&Place>) -> Result<Vec<Entry>, ScanError> {
         let st = self.scan_dir.stat(&self.say)?;
         // Everything in the first successful listing starts at once.
-        let settle = self.listed;
+        let first = !self.listed;
         self.last_dir = Some(st);
-        let in_dir = self.scan_dir.enter(&self.say)?;
-        let watcher = &mut self.watcher;
-        let table = &self.table;
-        let mut before_stat = |name: &std::ffi::OsStr| {
-            if let (Some(w), Some(t)) = (watcher.as_mut(), target) {
-                let _ = w.chain(t, Path::new(name));
-            }
-        };
-        let entries = in_dir.list(&mut before_stat, &|id| settle && table.needs_mtime(id))?;
-        self.listed = true;
         // Directories moved in since the last scan are complete: no settle.
         let moved_in = match (self.watcher.as_mut(), target) {
-            (Some(w), Some(t)) => w.moved_in(t.path()),
+            (Some(w), Some(t)) if !first => w.moved_in(t.path()),
             _ => HashSet::new(),
         };
-        let settle = if settle { Settle::Fresh { moved_in: &moved_in } } else { Settle::Never };
-        let actions = self.table.scan(&entries, clock, settle);
-        for a in actions {
+        let settle = if first { Settle::Never } else { Settle::Fresh { moved_in: &moved_in } };
+        let in_dir = self.scan_dir.enter(&self.say)?;
+        let mut names = in_dir.names()?;
+        let mut pass = Table::pass(clock, settle);
+        let mut listed = Vec::new();
+        while let Some(name) = names.next_name()? {
+            if let (Some(w), Some(t), false) = (self.watcher.as_mut(), target, first) {
+                let _ = w.chain(t, Path::new(&name));
+            }
+            let table = &self.table;
+            let kind = in_dir.kind(&name, &|id| !first && table.needs_mtime(id));
+            let entry = Entry { name, kind };
+            if let Some(a) = self.table.entry(&mut pass, &entry) {
+                perform(&self.spawner, &self.say, &mut self.table, a, clock.now);
+            }
+            if first {
+                listed.push(entry);
+            }
+        }
+        self.listed = true;
+        for a in self.table.finish(pass) {
             perform(&self.spawner, &self.say, &mut self.table, a, clock.now);
         }
+        drop(names);
         drop(in_dir);
-        Ok(())
+        Ok(listed)
+    }
+
+    /// The first listing looks before it watches, so that the first runsv
+    /// starts without waiting for every entry's watches (start-up,
+    /// docs/runsvdir.md). This adds the watches of every listed name's
+    /// chain afterwards and checks, under them, that each name still leads
+    /// where the listing found it; true if one does not (that change fell
+    /// between the look and the watch and has no event). A single name
+    /// looked up in the scan directory needs no check: the scan directory
+    /// was watched before the listing.
+    fn watch_first_listing(&mut self, target: Option<&Place>, listed: &[Entry]) -> bool {
+        let (Some(w), Some(t)) = (self.watcher.as_mut(), target) else { return false };
+        let mut stale = false;
+        for e in listed {
+            let (now, lookups) = w.chain_lookups(t, Path::new(&e.name));
+            if lookups > 1 && !stale {
+                stale = !scan::still(now.as_ref().map(Place::path).map_err(|e| *e), &e.kind);
+            }
+        }
+        stale
     }
 
     /// Waits for the next event or deadline and handles it.

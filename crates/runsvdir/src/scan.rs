@@ -10,7 +10,7 @@
 //! error). [`ScanDir::enter`] returns a guard that changes back on drop.
 
 use crate::say::Say;
-use crate::table::{Entry, Identity, Kind};
+use crate::table::{Identity, Kind};
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::{self, File, Metadata};
 use std::io;
@@ -126,36 +126,19 @@ pub struct InDir<'a> {
 }
 
 impl InDir<'_> {
-    /// Lists the directory. `before_stat` is called with each name before
-    /// it is `stat`ed (to watch it first); `needs_mtime` says for which
-    /// identities [`Kind::Dir::modified`] is wanted.
-    pub fn list(
-        &self,
-        before_stat: &mut dyn FnMut(&OsStr),
-        needs_mtime: &dyn Fn(&Identity) -> bool,
-    ) -> Result<Vec<Entry>, ScanError> {
+    /// Opens the directory for listing, warning on failure.
+    pub fn names(&self) -> Result<Names<'_>, ScanError> {
         let rd = fs::read_dir(".").map_err(|e| {
             self.say.warn(&[b"unable to open directory ", self.scan.dir.as_bytes()], Some(&e));
             ScanError::Open(e)
         })?;
-        let mut entries = Vec::new();
-        for de in rd {
-            let de = de.map_err(|e| {
-                self.say.warn(&[b"unable to read directory ", self.scan.dir.as_bytes()], Some(&e));
-                ScanError::Read(e)
-            })?;
-            let name = de.file_name();
-            if name.as_bytes().first() == Some(&b'.') {
-                continue;
-            }
-            before_stat(&name);
-            let kind = self.kind(&name, needs_mtime);
-            entries.push(Entry { name, kind });
-        }
-        Ok(entries)
+        Ok(Names { rd, in_dir: self })
     }
 
-    fn kind(&self, name: &OsStr, needs_mtime: &dyn Fn(&Identity) -> bool) -> Kind {
+    /// `stat`s one listed name (following symlinks), warning on failure;
+    /// `needs_mtime` says for which identities [`Kind::Dir::modified`] is
+    /// wanted.
+    pub fn kind(&self, name: &OsStr, needs_mtime: &dyn Fn(&Identity) -> bool) -> Kind {
         let m = match fs::metadata(name) {
             Ok(m) => m,
             Err(e) => {
@@ -173,6 +156,45 @@ impl InDir<'_> {
         let symlink = fs::symlink_metadata(name).is_ok_and(|l| l.file_type().is_symlink());
         let modified = (!symlink).then(|| last_modified(name, &m));
         Kind::Dir { id, symlink, modified }
+    }
+}
+
+/// The names in the scan directory, in `readdir` order, without those
+/// starting with a dot.
+#[derive(Debug)]
+pub struct Names<'a> {
+    rd: fs::ReadDir,
+    in_dir: &'a InDir<'a>,
+}
+
+impl Names<'_> {
+    /// The next name, `None` at the end; a read error is warned about.
+    pub fn next_name(&mut self) -> Result<Option<OsString>, ScanError> {
+        for de in self.rd.by_ref() {
+            let de = de.map_err(|e| {
+                self.in_dir
+                    .say
+                    .warn(&[b"unable to read directory ", self.in_dir.scan.dir.as_bytes()], Some(&e));
+                ScanError::Read(e)
+            })?;
+            let name = de.file_name();
+            if name.as_bytes().first() != Some(&b'.') {
+                return Ok(Some(name));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// True if `path` (where a listed name resolves to now, or why it does not)
+/// is still what the listing's `stat` found as `kind`.
+pub fn still(path: Result<&Path, i32>, kind: &Kind) -> bool {
+    let now = path.map_err(io::Error::from_raw_os_error).and_then(fs::metadata);
+    match (now, kind) {
+        (Ok(m), Kind::Dir { id, .. }) => m.is_dir() && identity(&m) == *id,
+        (Ok(m), Kind::Other) => !m.is_dir(),
+        (Err(_), Kind::Unstatable) => true,
+        _ => false,
     }
 }
 
@@ -208,4 +230,29 @@ fn mtime(m: &Metadata) -> Duration {
     let secs = u64::try_from(m.mtime()).unwrap_or(0);
     let nanos = u32::try_from(m.mtime_nsec()).unwrap_or(0).min(999_999_999);
     Duration::new(secs, nanos)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn still_compares_what_a_name_leads_to_now_with_the_listing() {
+        let tmp = std::env::temp_dir().join(format!("runsvdir-still-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&tmp);
+        fs::create_dir_all(tmp.join("a")).expect("mkdir");
+        fs::create_dir_all(tmp.join("b")).expect("mkdir");
+        fs::write(tmp.join("f"), b"").expect("write");
+        let id_of = |p: &Path| identity(&fs::metadata(p).expect("stat"));
+        let a = Kind::Dir { id: id_of(&tmp.join("a")), symlink: true, modified: None };
+        assert!(still(Ok(&tmp.join("a")), &a));
+        assert!(!still(Ok(&tmp.join("b")), &a), "another directory");
+        assert!(!still(Err(libc::ENOENT), &a), "gone");
+        assert!(!still(Ok(&tmp.join("missing")), &a));
+        assert!(still(Ok(&tmp.join("f")), &Kind::Other));
+        assert!(!still(Ok(&tmp.join("b")), &Kind::Other), "now a directory");
+        assert!(still(Err(libc::ENOENT), &Kind::Unstatable));
+        assert!(!still(Ok(&tmp.join("a")), &Kind::Unstatable), "the dangling target appeared");
+        fs::remove_dir_all(&tmp).expect("cleanup");
+    }
 }

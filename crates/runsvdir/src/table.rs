@@ -113,6 +113,15 @@ impl Settle<'_> {
     }
 }
 
+/// One scan in progress (see [`Table::pass`]).
+#[derive(Debug)]
+pub struct Pass<'a> {
+    clock: Clock,
+    settle: Settle<'a>,
+    seen: HashSet<Identity>,
+    owner: HashMap<OsString, Identity>,
+}
+
 /// The time of a scan.
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
@@ -203,28 +212,44 @@ impl Table {
 
     /// Reconciles the table with one complete listing of the scan
     /// directory; `settle` says which new real directories may be held
-    /// back.
+    /// back. The same as [`Table::pass`], [`Table::entry`] for each entry
+    /// and [`Table::finish`].
     pub fn scan(&mut self, entries: &[Entry], clock: Clock, settle: Settle<'_>) -> Vec<Action> {
-        let mut actions = Vec::new();
-        let mut seen: HashSet<Identity> = HashSet::new();
-        let mut owner: HashMap<&OsStr, Identity> = HashMap::new();
-        for e in entries {
-            if e.name.as_bytes().first() == Some(&b'.') {
-                continue;
-            }
-            let Kind::Dir { id, symlink, modified } = e.kind else { continue };
-            owner.insert(&e.name, id);
-            if !seen.insert(id) {
-                continue; // a second name for a directory seen earlier
-            }
-            self.visit(id, &e.name, symlink, modified, clock, settle, &mut actions);
-        }
-        self.holds.retain(|id, _| seen.contains(id));
-        self.sweep(&seen, &owner, clock.now, &mut actions);
+        let mut pass = Table::pass(clock, settle);
+        let mut actions: Vec<Action> = entries.iter().filter_map(|e| self.entry(&mut pass, e)).collect();
+        actions.extend(self.finish(pass));
         actions
     }
 
-    #[allow(clippy::too_many_arguments)]
+    /// Starts a scan that is fed one entry at a time, in `readdir` order,
+    /// so that runsv processes are started as the listing goes (as runit
+    /// does), not after it.
+    pub fn pass(clock: Clock, settle: Settle<'_>) -> Pass<'_> {
+        Pass { clock, settle, seen: HashSet::new(), owner: HashMap::new() }
+    }
+
+    /// One entry of the listing in `pass`: the start it calls for, if any.
+    pub fn entry(&mut self, pass: &mut Pass<'_>, e: &Entry) -> Option<Action> {
+        if e.name.as_bytes().first() == Some(&b'.') {
+            return None;
+        }
+        let Kind::Dir { id, symlink, modified } = e.kind else { return None };
+        pass.owner.insert(e.name.clone(), id);
+        if !pass.seen.insert(id) {
+            return None; // a second name for a directory seen earlier
+        }
+        self.visit(id, &e.name, symlink, modified, pass.clock, pass.settle)
+    }
+
+    /// Ends `pass` after the complete listing: the services no longer
+    /// listed are stopped (after their grace).
+    pub fn finish(&mut self, pass: Pass<'_>) -> Vec<Action> {
+        let mut actions = Vec::new();
+        self.holds.retain(|id, _| pass.seen.contains(id));
+        self.sweep(&pass.seen, &pass.owner, pass.clock.now, &mut actions);
+        actions
+    }
+
     fn visit(
         &mut self,
         id: Identity,
@@ -233,23 +258,19 @@ impl Table {
         modified: Option<Duration>,
         clock: Clock,
         settle: Settle<'_>,
-        actions: &mut Vec<Action>,
-    ) {
+    ) -> Option<Action> {
         if let Some(s) = self.services.get_mut(&id) {
             s.gone_since = None;
             s.name = name.to_os_string();
-            if s.start_due(clock.now) {
-                actions.push(Action::Start { id, name: name.to_os_string() });
-            }
-            return;
+            return s.start_due(clock.now).then(|| Action::Start { id, name: name.to_os_string() });
         }
         if !symlink && settle.applies(name) && self.hold(id, modified, clock) {
-            return;
+            return None;
         }
         self.holds.remove(&id);
         self.services
             .insert(id, Service { name: name.to_os_string(), pid: None, started: None, gone_since: None });
-        actions.push(Action::Start { id, name: name.to_os_string() });
+        Some(Action::Start { id, name: name.to_os_string() })
     }
 
     /// True (and a hold recorded) while a new real directory is still
@@ -271,7 +292,7 @@ impl Table {
     fn sweep(
         &mut self,
         seen: &HashSet<Identity>,
-        owner: &HashMap<&OsStr, Identity>,
+        owner: &HashMap<OsString, Identity>,
         now: Instant,
         actions: &mut Vec<Action>,
     ) {

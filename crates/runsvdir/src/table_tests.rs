@@ -344,3 +344,29 @@ fn drain_returns_every_runsv() {
     assert_eq!(pids.len(), 2);
     assert!(s.table.is_empty());
 }
+
+#[test]
+fn a_pass_fed_entry_by_entry_starts_as_it_goes_and_stops_at_the_end() {
+    // The driver starts each runsv as its entry is listed and reports the
+    // pid before the next entry: the result is the same as one scan.
+    let mut s = Sim::new();
+    s.scan(&[dir("web", 7), dir("db", 8)]);
+    let old_db = s.pid_of(8).expect("db runs");
+    s.advance(2000);
+    let listing = [dir("web", 7), dir("db", 9), link("db-alias", 9), dir("cache", 10)];
+    let clock = s.clock();
+    let moved_in = HashSet::new();
+    let mut pass = Table::pass(clock, Settle::Fresh { moved_in: &moved_in });
+    let mut started = Vec::new();
+    for e in &listing {
+        if let Some(a) = s.table.entry(&mut pass, e) {
+            let Action::Start { id, ref name } = a else { panic!("only starts while listing: {a:?}") };
+            s.next_pid += 1;
+            s.table.started(id, s.next_pid, clock.now);
+            started.push(name.clone());
+        }
+    }
+    assert_eq!(started, ["db", "cache"], "one runsv per directory, in listing order");
+    assert_eq!(s.table.finish(pass), vec![Action::Term { pid: old_db }], "db now leads elsewhere: stopped");
+    assert!(s.scan(&listing).is_empty(), "nothing left to do");
+}

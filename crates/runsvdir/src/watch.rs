@@ -1,7 +1,12 @@
 //! Which directories runsvdir watches, and which events make it rescan.
 //!
 //! Every scan rebuilds the watch set from scratch, *before* looking at what
-//! it watches (watch, then look: a change after the look is an event):
+//! it watches (watch, then look: a change after the look is an event). The
+//! first listing is the exception: it starts the services it finds as it
+//! lists them, watches the entries' chains afterwards and then checks under
+//! the watches that each symlinked entry still leads where it was found,
+//! scanning again if not (the driver's `watch_first_listing`). The watch
+//! set is:
 //!
 //! * the scan directory's path, resolved link by link ([`resolve`]): each
 //!   directory along the way is watched for the one name looked up in it,
@@ -98,6 +103,13 @@ impl Watcher {
     /// Watches everything `path` (relative to `base`) resolves through;
     /// returns where it leads.
     pub fn chain(&mut self, base: &Place, path: &Path) -> Result<Place, i32> {
+        self.chain_lookups(base, path).0
+    }
+
+    /// [`Watcher::chain`], and how many names the resolution looked up
+    /// (1: `path` is a single name that is not a symlink, or does not
+    /// resolve).
+    pub fn chain_lookups(&mut self, base: &Place, path: &Path) -> (Result<Place, i32>, usize) {
         // Each pass that adds a watch can only find deeper or other
         // directories; the bound is the symlink limit's worth of passes.
         for _ in 0..resolve::MAX_SYMLINKS {
@@ -107,12 +119,13 @@ impl Watcher {
                 added |= self.want(&p.dir, Some(&p.name));
             }
             if !added {
-                return chain.target;
+                return (chain.target, chain.points.len());
             }
             // Lookups made before their directory was watched may be stale.
             self.lookups.clear();
         }
-        resolve::resolve(&self.lookups, base, path).target
+        let chain = resolve::resolve(&self.lookups, base, path);
+        (chain.target, chain.points.len())
     }
 
     /// Watches directory `dir` for any name.
