@@ -3,7 +3,7 @@
 //! of our binaries, and the guards that kill whatever a failed test leaves.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use harness::{Outcome, Proc, Scratch, TAG_VAR, cmd, tagged_pids, wait_for};
+use harness::{Outcome, Proc, Scratch, TAG_VAR, cmd, wait_for};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
@@ -30,21 +30,6 @@ static SEQ: AtomicUsize = AtomicUsize::new(0);
 /// A free TCP port on 127.0.0.1 (bound and released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
-}
-
-/// Kills every process carrying `tag` in its environment (bounded).
-pub fn kill_tag(tag: &str) {
-    for _ in 0..100 {
-        let pids = tagged_pids(tag);
-        if pids.is_empty() {
-            return;
-        }
-        for p in pids {
-            // SAFETY: signalling a process that carries our test tag.
-            unsafe { libc::kill(p, libc::SIGKILL) };
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
 }
 
 /// A test machine: `<scratch>/root` is boot's root.
@@ -342,7 +327,7 @@ impl BootBox {
 
 impl Drop for BootBox {
     fn drop(&mut self) {
-        kill_tag(&self.tag);
+        harness::kill_tagged(None, &self.tag);
         self.runsvdir.take();
         // The services themselves run with the environment boot gives them,
         // without the tag, each in a session of its own: once a failed test
@@ -355,17 +340,7 @@ impl Drop for BootBox {
 /// Kills (bounded) every process whose working directory or program lies
 /// inside `dir`.
 pub fn kill_under(dir: &Path) {
-    for _ in 0..100 {
-        let pids = pids_under(dir);
-        if pids.is_empty() {
-            return;
-        }
-        for p in pids {
-            // SAFETY: signalling a process working inside this test's scratch tree.
-            unsafe { libc::kill(p, libc::SIGKILL) };
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    harness::kill_found(|| pids_under(dir));
 }
 
 /// Pids of the live processes (not this one) whose working directory or

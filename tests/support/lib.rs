@@ -294,13 +294,19 @@ pub fn kill_tagged(pgid: Option<i32>, tag: &str) {
         // is still reserved.
         unsafe { libc::kill(-pgid, libc::SIGKILL) };
     }
-    for _ in 0..50 {
-        let pids = tagged_pids(tag);
+    kill_found(|| tagged_pids(tag));
+}
+
+/// SIGKILLs the processes `find` names until it names none (bounded: a
+/// second at most). `find` must name only processes this test started.
+pub fn kill_found(find: impl Fn() -> Vec<i32>) {
+    for _ in 0..100 {
+        let pids = find();
         if pids.is_empty() {
             return;
         }
         for pid in pids {
-            // SAFETY: signalling a process that carries our tag.
+            // SAFETY: signalling a process the caller identified as its own.
             unsafe { libc::kill(pid, libc::SIGKILL) };
         }
         std::thread::sleep(Duration::from_millis(10));
