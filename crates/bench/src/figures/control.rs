@@ -185,7 +185,14 @@ fn supervisor_programs(imp: Impl) -> Vec<&'static str> {
 
 /// Respawn after a kill.
 pub fn respawn(ctx: &Ctx, res: &mut Results) {
-    respawn_row(ctx, res, "respawn", "respawn after a kill (service up > 1 s)", &Impl::ALL, Target::Parity);
+    respawn_row(
+        ctx,
+        res,
+        "respawn",
+        "respawn after a kill (service up > 1 s)",
+        &Impl::ALL,
+        Target::RatioAtMost(1.1),
+    );
 }
 
 /// Respawn after a kill, into row `key` (declared here), for `imps`.

