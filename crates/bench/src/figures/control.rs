@@ -176,7 +176,7 @@ fn singles(
     out
 }
 
-fn supervisor_programs(imp: Impl) -> Vec<&'static str> {
+pub(super) fn supervisor_programs(imp: Impl) -> Vec<&'static str> {
     match imp {
         Impl::S6 => vec!["s6-supervise"],
         _ => vec!["runsv"],
@@ -204,27 +204,12 @@ pub fn respawn_row(
     imps: &[Impl],
     target: Target,
 ) {
-    res.figure(Figure { key, title: title.into(), unit: Unit::Millis, better: Better::Lower, target });
-    let mut active = participants(ctx, res, &[key], imps, supervisor_programs);
-    let mut singles = singles(ctx, res, key, &mut active, service::SLEEP_RUN);
-    alternate(res, &[key], active, ctx.reps(15, 3), |imp, _| {
-        let s = singles.get_mut(&imp).ok_or("no service")?;
-        s.settle()?;
-        let old = s.pid;
-        let pid = i32::try_from(old).map_err(|_| "pid out of range")?;
-        let t0 = Instant::now();
+    restart_row(ctx, res, key, title, imps, target, "the respawned service", |s| {
+        let pid = i32::try_from(s.pid).map_err(|_| "pid out of range")?;
         // SAFETY: killing the service process of a supervisor we started.
         unsafe { libc::kill(pid, libc::SIGKILL) };
-        let new =
-            spawn::poll(Duration::from_secs(5), Duration::from_micros(100), "the respawned service", || {
-                service::up_pid(s.style, &s.dir).filter(|p| *p != old)
-            })?;
-        let took = t0.elapsed();
-        s.pid = new;
-        s.since = Instant::now();
-        Ok(vec![ms(took)])
+        Ok(())
     });
-    singles.into_values().for_each(Single::stop);
 }
 
 /// Control byte `t` until a new pid.
@@ -236,19 +221,37 @@ pub fn term(ctx: &Ctx, res: &mut Results) {
 /// Control byte `t` until a new pid, into row `key` (declared here), for
 /// ours and C runit.
 pub fn term_row(ctx: &Ctx, res: &mut Results, key: &'static str, title: &str, target: Target) {
+    restart_row(ctx, res, key, title, &[Impl::Ours, Impl::Runit], target, "the restarted service", |s| {
+        control::send_control(&s.dir, Supervise::MAIN, b"t").map_err(|e| format!("control t: {e:?}"))
+    });
+}
+
+/// Time from `trigger` (which ends the settled service's process) until
+/// the supervisor reports a new pid, into row `key` (declared here), for
+/// `imps`.
+#[allow(clippy::too_many_arguments)]
+fn restart_row(
+    ctx: &Ctx,
+    res: &mut Results,
+    key: &'static str,
+    title: &str,
+    imps: &[Impl],
+    target: Target,
+    what: &str,
+    trigger: impl Fn(&Single) -> Result<(), String>,
+) {
     res.figure(Figure { key, title: title.into(), unit: Unit::Millis, better: Better::Lower, target });
-    let mut active = participants(ctx, res, &[key], &[Impl::Ours, Impl::Runit], supervisor_programs);
+    let mut active = participants(ctx, res, &[key], imps, supervisor_programs);
     let mut singles = singles(ctx, res, key, &mut active, service::SLEEP_RUN);
     alternate(res, &[key], active, ctx.reps(15, 3), |imp, _| {
         let s = singles.get_mut(&imp).ok_or("no service")?;
         s.settle()?;
         let old = s.pid;
         let t0 = Instant::now();
-        control::send_control(&s.dir, Supervise::MAIN, b"t").map_err(|e| format!("control t: {e:?}"))?;
-        let new =
-            spawn::poll(Duration::from_secs(5), Duration::from_micros(100), "the restarted service", || {
-                service::up_pid(s.style, &s.dir).filter(|p| *p != old)
-            })?;
+        trigger(s)?;
+        let new = spawn::poll(Duration::from_secs(5), Duration::from_micros(100), what, || {
+            service::up_pid(s.style, &s.dir).filter(|p| *p != old)
+        })?;
         let took = t0.elapsed();
         s.pid = new;
         s.since = Instant::now();

@@ -148,10 +148,7 @@ pub fn crash_row(
     target: Target,
 ) {
     res.figure(Figure { key, title: title.into(), unit: Unit::Millis, better: Better::Lower, target });
-    let active = participants(ctx, res, &[key], imps, |imp| match imp {
-        Impl::S6 => vec!["s6-supervise"],
-        _ => vec!["runsv"],
-    });
+    let active = participants(ctx, res, &[key], imps, super::control::supervisor_programs);
     let mut loops = BTreeMap::new();
     for imp in active {
         match start_loop(ctx, imp) {
