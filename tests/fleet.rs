@@ -62,12 +62,7 @@ fn namespaces_work() -> bool {
     ok
 }
 
-#[derive(Debug)]
-struct Out {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
-}
+use harness::Outcome as Out;
 
 /// Runs `fleet` to completion with a deadline. Not through harness::run:
 /// the fleet's moto, metadata service and instances must outlive the
@@ -89,32 +84,7 @@ fn fleet_try(state: &Path, args: &[&str], env: &[(&str, &str)], timeout: Duratio
     if env.iter().any(|(k, _)| *k == "http_proxy") {
         c.env_remove("no_proxy").env_remove("NO_PROXY");
     }
-    c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = c.spawn().map_err(|e| format!("fleet {args:?}: {e}"))?;
-    let (Some(mut so), Some(mut se)) = (child.stdout.take(), child.stderr.take()) else {
-        return Err("no pipes".into());
-    };
-    let t_out = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = so.read_to_string(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = String::new();
-        let _ = se.read_to_string(&mut s);
-        s
-    });
-    let status = wait_for(timeout, || child.try_wait().ok().flatten());
-    let Some(status) = status else {
-        let _ = child.kill();
-        let _ = child.wait();
-        return Err(format!("fleet {args:?} did not finish within {timeout:?}"));
-    };
-    let out = Out {
-        code: status.code(),
-        stdout: t_out.join().unwrap_or_default(),
-        stderr: t_err.join().unwrap_or_default(),
-    };
+    let out = harness::run_untagged(&mut c, timeout).map_err(|e| format!("fleet {args:?}: {e}"))?;
     eprintln!("$ fleet {}\n{}{}", args.join(" "), out.stdout, out.stderr);
     Ok(out)
 }

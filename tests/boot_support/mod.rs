@@ -3,13 +3,13 @@
 //! of our binaries, and the guards that kill whatever a failed test leaves.
 #![allow(dead_code, clippy::unwrap_used)]
 
-use harness::{Outcome, Proc, Scratch, TAG_VAR, cmd, wait_for};
+use harness::{Outcome, Proc, Scratch, TAG_VAR, cmd};
 use std::collections::BTreeMap;
 use std::fs;
 use std::io::Read;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -177,26 +177,8 @@ impl BootBox {
         for (k, v) in env {
             c.env(k, v);
         }
-        c.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        let mut out = child.stdout.take().unwrap();
-        let mut err = child.stderr.take().unwrap();
-        let t_out = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = out.read_to_string(&mut s);
-            s
-        });
-        let t_err = std::thread::spawn(move || {
-            let mut s = String::new();
-            let _ = err.read_to_string(&mut s);
-            s
-        });
-        let status = wait_for(Duration::from_secs(180), || child.try_wait().ok().flatten());
-        let Some(status) = status else {
-            let _ = child.kill();
-            panic!("boot {args:?} did not finish within 180 s");
-        };
-        let o = Outcome { code: status.code(), stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap() };
+        let o = harness::run_untagged(&mut c, Duration::from_secs(180))
+            .unwrap_or_else(|e| panic!("boot {args:?}: {e}"));
         eprintln!("boot {args:?} -> {:?}\n{}{}", o.code, o.stdout, o.stderr);
         o
     }

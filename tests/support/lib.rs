@@ -400,6 +400,38 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Outcome {
     Outcome { code: status.code(), stdout, stderr }
 }
 
+/// Runs `cmd` to completion (stdin /dev/null) WITHOUT the kill tag: what
+/// it leaves running (a daemon it starts on purpose) is the caller's to
+/// stop. Its output is read until it exits and every holder of its pipes
+/// is gone. `Err` if it cannot be spawned, or does not finish within
+/// `timeout` (then it is killed and reaped).
+pub fn run_untagged(cmd: &mut Command, timeout: Duration) -> Result<Outcome, String> {
+    cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().map_err(|e| format!("{cmd:?}: {e}"))?;
+    let (Some(mut out), Some(mut err)) = (child.stdout.take(), child.stderr.take()) else {
+        return Err(format!("{cmd:?}: no pipes"));
+    };
+    let t_out = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = out.read_to_end(&mut s);
+        s
+    });
+    let t_err = std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = err.read_to_end(&mut s);
+        s
+    });
+    let Some(status) = wait_for(timeout, || child.try_wait().ok().flatten()) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        return Err(format!("{cmd:?} did not finish within {timeout:?}"));
+    };
+    let text = |t: std::thread::JoinHandle<Vec<u8>>| {
+        String::from_utf8_lossy(&t.join().unwrap_or_default()).into_owned()
+    };
+    Ok(Outcome { code: status.code(), stdout: text(t_out), stderr: text(t_err) })
+}
+
 /// `Command::new(program)` with `args`.
 pub fn cmd<I, S>(program: impl AsRef<OsStr>, args: I) -> Command
 where
