@@ -192,6 +192,44 @@ fn sigkill_runsv_while_logging_at_full_speed() {
 }
 
 #[test]
+fn sigkill_runsv_while_the_pipe_holds_unread_lines() {
+    // The deterministic case behind the test above: when the new runsv
+    // stops the leftovers, the old logger has not yet read what the pipe
+    // holds. Once the old ./run is gone the pipe has no writer, so the
+    // logger is given time to read it to the end and exit by itself; a
+    // TERM at once would lose every unread line.
+    let s = Scratch::new("rel-kill-runsv-pipe");
+    let svc = s.join("a");
+    // Bursts of 1000 lines (~16 KB, less than a pipe holds), 0.2 s apart.
+    script(svc.join("run"), &numbered_producer("rel-f", 1000, "0.2"));
+    script(svc.join("log/run"), "#!/bin/sh\nwhile [ ! -e ../go ]; do sleep 0.05; done\nexec svlogd main\n");
+    write(svc.join("log/main/config"), "s200000\nn1000\n");
+    let mut old = runsv(&svc, s.join("runsv0.err"));
+    let tags = vec![old.tag().to_string()];
+    let pid = harness::wait_running_pid(&svc, SOON) as i32;
+    wait_until(SOON, "the burst to be in the pipe", || {
+        processes(&tags).iter().any(|p| p.ppid == pid && p.name() == "sleep")
+    });
+    old.signal(libc::SIGKILL);
+    assert!(old.wait_timeout(SOON).is_some(), "runsv ended");
+    let new = runsv(&svc, s.join("runsv1.err"));
+    wait_until(SOON, "the new runsv to find the old logger", || {
+        new.stderr().contains("log/run (pid ") && new.stderr().contains("left running by a previous runsv")
+    });
+    // Only now may the old logger start reading.
+    write(svc.join("go"), "");
+    wait_until(SOON, "the new ./run", || {
+        status_of(&svc, false).is_some_and(|st| st.pid != 0 && st.pid != pid as u32)
+    });
+    let a = stop_and_audit(&svc, "rel-f");
+    eprintln!("sigkill_runsv_pipe: {a:?}\n{}", new.stderr());
+    assert!(!new.stderr().contains("killed"), "the old logger ended by itself: {}", new.stderr());
+    assert_eq!(a.producers, 2, "{a:?}");
+    assert!(a.lines >= 2000, "a burst of each: {a:?}");
+    assert_eq!((a.lost, a.lost_at_start, a.duplicated, a.torn, a.lost_at_end), (0, 0, 0, 0, 0), "{a:?}");
+}
+
+#[test]
 fn log_service_crash_looping_then_recovering_loses_nothing() {
     // While log/run crash-loops, ./run keeps running: the pipe fills, then
     // ./run blocks in write (backpressure). Once the logger works, every

