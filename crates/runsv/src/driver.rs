@@ -398,8 +398,15 @@ impl Runsv {
                 self.log_pipe = None;
                 None
             }
-            Effect::WriteHealth(h) => {
+            // Deferred past the next start unless the service declares
+            // readiness: then sv waits on it (see the supervisor's order).
+            Effect::WriteHealth(h) if h.mechanism == Mechanism::None => {
                 self.deferred.health = Some(h);
+                None
+            }
+            Effect::WriteHealth(h) => {
+                self.deferred.health = None;
+                write_health(&self.diag, &h);
                 None
             }
             Effect::RecordDeath(d) => {

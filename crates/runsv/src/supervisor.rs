@@ -51,7 +51,7 @@ pub use crate::holds::Hold;
 use crate::holds::Holds;
 use runit_core::control::ControlByte;
 use runit_core::deaths::{Cause, Death};
-use runit_core::health::Health;
+use runit_core::health::{Health, Mechanism};
 use runit_core::process::WaitStatus;
 use runit_core::status::{State, Status, Want, stat_text};
 use runit_core::tai::Tai64N;
@@ -427,7 +427,17 @@ impl Supervisor {
         if !self.exiting
             && let Some(h) = self.health.changed(self.health_view(), now)
         {
-            self.out.push(Effect::WriteHealth(h));
+            // A service that declares readiness is awaited through this
+            // record (sv's `check`): it must be on disk before the status
+            // record that names the new process, or sv would read "no
+            // record" for it, take it for C runsv's service and run
+            // `./check` instead of waiting.
+            let at = if h.mechanism == Mechanism::None {
+                self.out.len()
+            } else {
+                self.out.iter().position(|e| matches!(e, Effect::WriteStatus(_))).unwrap_or(self.out.len())
+            };
+            self.out.insert(at, Effect::WriteHealth(h));
         }
         std::mem::take(&mut self.out)
     }

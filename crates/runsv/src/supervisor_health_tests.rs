@@ -303,3 +303,31 @@ fn exit_while_failed_exits() {
     s.byte(b'x');
     assert_eq!(s.take(), ["main: down", "exit 0"]);
 }
+
+#[test]
+fn a_declared_service_has_its_health_record_before_the_status_naming_it() {
+    // sv's `check` reads the status record, then the health record: with a
+    // declared mechanism, a new pid must never be in the first before the
+    // second is about it. Without one the health record comes last (and
+    // the driver writes it after the start, off the restart's path).
+    let kinds = |effects: &[Effect]| {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::WriteStatus(_) => Some("status"),
+                Effect::WriteHealth(_) => Some("health"),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+    for (mechanism, order) in
+        [(Mechanism::None, ["status", "health"]), (Mechanism::NotifySocket, ["health", "status"])]
+    {
+        let mut s = with(mechanism, Policy::default());
+        let now = s.now();
+        let start = s.sup.handle(Event::LoopStart, now);
+        assert!(start.iter().any(|e| matches!(e, Effect::Spawn(Child::Run))), "{start:?}");
+        let spawned = s.sup.handle(Event::Spawned { child: Child::Run, pid: 100 }, now);
+        assert_eq!(kinds(&spawned), order, "{mechanism:?}: {spawned:?}");
+    }
+}
