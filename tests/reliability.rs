@@ -225,7 +225,9 @@ fn sigkill_runsv_while_the_pipe_holds_unread_lines() {
     eprintln!("sigkill_runsv_pipe: {a:?}\n{}", new.stderr());
     assert!(!new.stderr().contains("killed"), "the old logger ended by itself: {}", new.stderr());
     assert_eq!(a.producers, 2, "{a:?}");
-    assert!(a.lines >= 2000, "a burst of each: {a:?}");
+    // The old producer's burst (its count is in `produced`: lost_at_end
+    // below), and at least a line of the new one's.
+    assert!(a.lines > 1000, "{a:?}");
     assert_eq!((a.lost, a.lost_at_start, a.duplicated, a.torn, a.lost_at_end), (0, 0, 0, 0, 0), "{a:?}");
 }
 
