@@ -244,3 +244,69 @@ fn exits_within(fd: &OwnedFd, limit: Duration) -> bool {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::process::CommandExt;
+    use std::process::Command;
+
+    #[test]
+    fn sweep_stops_a_group_and_kills_what_ignores_term() {
+        // sh ignores TERM, so does its background child; KILL is needed.
+        let mut child = Command::new("/bin/sh")
+            .args(["-c", "trap '' TERM; sleep 1000 & wait"])
+            .process_group(0)
+            .spawn()
+            .expect("spawn");
+        let pgid = child.id();
+        let mut id = 0;
+        // Wait until the background sleep exists.
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while members(pgid).len() < 2 && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert_eq!(members(pgid).len(), 2);
+        assert!(occupied(pgid));
+        let mut sweep = Sweep::group(pgid, Instant::now(), &mut id).expect("members");
+        sweep.deadline = Instant::now() + Duration::from_millis(200);
+        assert!(sweep.wait_blocking(), "TERM was ignored: KILL needed");
+        let status = child.wait().expect("wait");
+        use std::os::unix::process::ExitStatusExt;
+        assert_eq!(status.signal(), Some(libc::SIGKILL));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !members(pgid).is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(members(pgid).is_empty());
+        // Zombies still count until their parent reaps them (the
+        // background sleep's parent is init or a subreaper).
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while occupied(pgid) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(!occupied(pgid), "an empty group answers ESRCH");
+    }
+
+    #[test]
+    fn empty_group_needs_no_sweep() {
+        let mut id = 0;
+        // No pid is this large.
+        assert!(Sweep::group(u32::MAX - 1, Instant::now(), &mut id).is_none());
+        assert!(!occupied(u32::MAX - 1) && !occupied(0) && !occupied(1));
+    }
+
+    #[test]
+    fn exits_within_tells_an_ended_process_from_a_running_one() {
+        let mut child = Command::new("/bin/sh")
+            .args(["-c", "read x"])
+            .stdin(std::process::Stdio::piped())
+            .spawn()
+            .expect("spawn");
+        let fd = pidfd_open(child.id()).expect("pidfd");
+        assert!(!exits_within(&fd, Duration::from_millis(100)), "still reading");
+        drop(child.stdin.take());
+        assert!(exits_within(&fd, Duration::from_secs(10)), "end of file: it ends");
+        child.wait().expect("wait");
+    }
+}
