@@ -272,6 +272,99 @@ fn no_process_rooted_in(dir: &Path) -> Vec<i32> {
     left
 }
 
+/// Run inside a container behind an instance: the token (PUT) and a GET
+/// without one; prints `<PUT result> <GET status>`, the PUT's result being
+/// `token` or `timeout`.
+const HOP_PROBE: &str = r#"
+import socket, urllib.request as u, urllib.error as e
+u.install_opener(u.build_opener(u.ProxyHandler({})))
+b = "http://169.254.169.254/latest/"
+try:
+    u.urlopen(u.Request(b + "api/token", method="PUT", headers={"X-aws-ec2-metadata-token-ttl-seconds": "60"}), timeout=3).read()
+    put = "token"
+except (socket.timeout, TimeoutError):
+    put = "timeout"
+except e.URLError as x:
+    put = "timeout" if isinstance(x.reason, (socket.timeout, TimeoutError)) else "error:%s" % x.reason
+try:
+    u.urlopen(b + "meta-data/instance-id", timeout=3); code = 200
+except e.HTTPError as x:
+    code = x.code
+print(put, code)
+"#;
+
+/// Containers behind an instance, as Docker's bridge would put them: each
+/// level a network namespace one router further from the metadata service
+/// (its parent forwards and masquerades with nftables, so the service sees
+/// the instance's address). Removed on drop.
+struct Containers(Vec<String>);
+
+impl Containers {
+    /// `levels` nested namespaces behind instance namespace `instance`.
+    fn behind(instance: &str, levels: usize) -> Containers {
+        let mut c = Containers(Vec::new());
+        let mut parent = instance.to_string();
+        for level in 0..levels {
+            let name = format!("rrhop{}-{level}", std::process::id());
+            let (up, down) = (format!("172.31.{}.1", 250 + level), format!("172.31.{}.2", 250 + level));
+            let sh = |ns: &str, script: &str| {
+                let o =
+                    Command::new("ip").args(["netns", "exec", ns, "sh", "-euc", script]).output().unwrap();
+                assert!(o.status.success(), "{ns}: {script}: {}", String::from_utf8_lossy(&o.stderr));
+            };
+            let ip = |args: &[&str]| {
+                let o = Command::new("ip").args(args).output().unwrap();
+                assert!(o.status.success(), "ip {args:?}: {}", String::from_utf8_lossy(&o.stderr));
+            };
+            ip(&["netns", "add", &name]);
+            c.0.push(name.clone());
+            let link = format!("ctr{level}");
+            ip(&[
+                "link", "add", &link, "netns", &parent, "type", "veth", "peer", "name", "eth0", "netns",
+                &name,
+            ]);
+            sh(
+                &parent,
+                &format!(
+                    "ip addr add {up}/30 dev {link}; ip link set {link} up
+                     echo 1 > /proc/sys/net/ipv4/ip_forward
+                     nft add table ip rrhop
+                     nft 'add chain ip rrhop post {{ type nat hook postrouting priority 100 ; }}'
+                     nft add rule ip rrhop post ip saddr {down} oifname != {link} masquerade"
+                ),
+            );
+            sh(
+                &name,
+                &format!(
+                    "ip link set lo up; ip addr add {down}/30 dev eth0; ip link set eth0 up
+                     ip route add default via {up}"
+                ),
+            );
+            parent = name;
+        }
+        c
+    }
+
+    /// [`HOP_PROBE`] run in level `level`.
+    fn probe(&self, level: usize) -> String {
+        let o = Command::new("timeout")
+            .args(["30", "ip", "netns", "exec", &self.0[level], "python3", "-c", HOP_PROBE])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "probe: {}", String::from_utf8_lossy(&o.stderr));
+        String::from_utf8_lossy(&o.stdout).trim().to_string()
+    }
+}
+
+impl Drop for Containers {
+    fn drop(&mut self) {
+        // Deleting a namespace destroys its veths and with them their peers.
+        for name in self.0.iter().rev() {
+            let _ = Command::new("ip").args(["netns", "del", name]).status();
+        }
+    }
+}
+
 fn netns_list() -> String {
     String::from_utf8_lossy(&Command::new("ip").args(["netns", "list"]).output().unwrap().stdout).into_owned()
 }
@@ -658,6 +751,14 @@ tags = { Mode = "production" }
     assert_running(&g, web, &set(&["web"]));
     let (code, _) = wait_for(Duration::from_secs(20), || http_get(s(web, "ip"), 8080, "/")).unwrap();
     assert_eq!(code, 200);
+    // The launch template's hop limit (2) is the IP TTL of the token's
+    // response: a container right behind the instance gets a token, one
+    // nested a router further does not (its GETs still get answers).
+    {
+        let c = Containers::behind(s(web, "netns"), 2);
+        assert_eq!(c.probe(0), "token 401", "a container on the instance");
+        assert_eq!(c.probe(1), "timeout 401", "a container two routers away");
+    }
     let fp = footprint(&g);
     assert_eq!(g.run(&["down"]).code, Some(0));
     g.down = true;
