@@ -36,8 +36,8 @@ fn top() -> PathBuf {
 
 /// The package built once for all tests of this file (and the scratch
 /// directory holding it). A missing dpkg-deb fails with a hint.
-fn package() -> &'static (Scratch, PathBuf) {
-    static DEB: OnceLock<(Scratch, PathBuf)> = OnceLock::new();
+fn package() -> &'static (PathBuf, PathBuf) {
+    static DEB: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     DEB.get_or_init(|| {
         harness::installed(&["/usr/bin/dpkg-deb"], "dpkg");
         let from = harness::target_dir();
@@ -45,7 +45,7 @@ fn package() -> &'static (Scratch, PathBuf) {
         for p in BIN.iter().chain(SBIN.iter()) {
             harness::ours(p);
         }
-        let s = Scratch::new("package");
+        let s = harness::shared_dir("package");
         // The default compression (xz): what lintian checks is what ships.
         let mut c = cmd(top().join("crates/dist/deb.sh"), ["--no-build"]);
         c.arg("--from").arg(&from).arg("--out").arg(s.join("out"));

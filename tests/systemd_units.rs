@@ -36,14 +36,14 @@ use std::time::Duration;
 use image_support::repo as top;
 
 /// The package, built once (as tests/package.rs does).
-fn deb() -> &'static (Scratch, PathBuf) {
-    static DEB: OnceLock<(Scratch, PathBuf)> = OnceLock::new();
+fn deb() -> &'static (PathBuf, PathBuf) {
+    static DEB: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     DEB.get_or_init(|| {
         let from = harness::target_dir();
         for p in ["chpst", "runsv", "runsvdir", "sv", "svlogd", "boot", "runsvchdir", "runit", "runit-init"] {
             harness::ours(p);
         }
-        let s = Scratch::new("systemd-units-deb");
+        let s = harness::shared_dir("systemd-units-deb");
         let mut c = cmd(top().join("crates/dist/deb.sh"), ["--no-build", "-Z", "gzip"]);
         c.arg("--from").arg(&from).arg("--out").arg(s.join("out"));
         let o = run(&mut c, Duration::from_secs(300));

@@ -60,11 +60,13 @@ pub struct Runsv {
 /// A scratch tree: `scan/` (what runsvdir scans) and `store/` (service
 /// directories linked into it), plus runsvdir once started.
 pub struct Tree {
-    pub scratch: Scratch,
     pub scan: PathBuf,
     pub store: PathBuf,
     pub proc: Option<Proc>,
     pub imp: Imp,
+    /// Last: fields drop in order, so runsvdir and its runsvs are dead
+    /// before the directory they write into is removed.
+    pub scratch: Scratch,
 }
 
 impl Tree {

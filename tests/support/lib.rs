@@ -153,6 +153,17 @@ impl Drop for Scratch {
     }
 }
 
+/// A directory for what a test binary makes once and keeps in a `static`
+/// (where a [`Scratch`] would never be dropped, and so never removed):
+/// `target/<profile>/test-shared/<name>`, emptied when asked for. Ask once per
+/// process (in the `OnceLock`'s initialiser).
+pub fn shared_dir(name: &str) -> PathBuf {
+    let path = target_dir().join("test-shared").join(name);
+    let _ = fs::remove_dir_all(&path);
+    fs::create_dir_all(&path).unwrap();
+    path
+}
+
 /// Writes `contents` to `path` (creating parents).
 pub fn write(path: impl AsRef<Path>, contents: impl AsRef<[u8]>) {
     let path = path.as_ref();

@@ -59,9 +59,11 @@ pub fn our_sv() -> PathBuf {
 /// A scratch dir with a services directory `svc/` and the runsv processes
 /// supervising it (killed on drop).
 pub struct Tree {
-    pub scratch: Scratch,
     pub svdir: PathBuf,
     procs: Vec<Proc>,
+    /// Last: fields drop in order, so the supervisors are dead before the
+    /// directory they write into is removed.
+    pub scratch: Scratch,
 }
 
 impl Tree {
@@ -70,7 +72,7 @@ impl Tree {
         let scratch = Scratch::new(name);
         let svdir = scratch.join("svc");
         std::fs::create_dir_all(&svdir).unwrap();
-        Tree { scratch, svdir, procs: Vec::new() }
+        Tree { svdir, procs: Vec::new(), scratch }
     }
 
     /// `svc/<name>` with `run` = `#!/bin/sh` + `body`.
