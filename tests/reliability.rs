@@ -35,8 +35,14 @@ fn rounds(default: u64) -> u64 {
 
 /// A service that writes numbered lines into svlogd (log dir `log/main`).
 fn logging_service(dir: &Path, tag: &str, burst: u32, pause: &str) {
+    logging_service_with(dir, tag, burst, pause, "exec svlogd main");
+}
+
+/// The same with `log_run` as the body of `log/run` (a logger that waits
+/// for something, fails or stalls, then runs svlogd on `main`).
+fn logging_service_with(dir: &Path, tag: &str, burst: u32, pause: &str, log_run: &str) {
     script(dir.join("run"), &numbered_producer(tag, burst, pause));
-    script(dir.join("log/run"), "#!/bin/sh\nexec svlogd main\n");
+    script(dir.join("log/run"), &format!("#!/bin/sh\n{log_run}\n"));
     write(dir.join("log/main/config"), "s200000\nn1000\n");
 }
 
@@ -201,9 +207,13 @@ fn sigkill_runsv_while_the_pipe_holds_unread_lines() {
     let s = Scratch::new("rel-kill-runsv-pipe");
     let svc = s.join("a");
     // Bursts of 1000 lines (~16 KB, less than a pipe holds), 0.2 s apart.
-    script(svc.join("run"), &numbered_producer("rel-f", 1000, "0.2"));
-    script(svc.join("log/run"), "#!/bin/sh\nwhile [ ! -e ../go ]; do sleep 0.05; done\nexec svlogd main\n");
-    write(svc.join("log/main/config"), "s200000\nn1000\n");
+    logging_service_with(
+        &svc,
+        "rel-f",
+        1000,
+        "0.2",
+        "while [ ! -e ../go ]; do sleep 0.05; done\nexec svlogd main",
+    );
     let mut old = runsv(&svc, s.join("runsv0.err"));
     let tags = vec![old.tag().to_string()];
     let pid = harness::wait_running_pid(&svc, SOON) as i32;
@@ -238,9 +248,7 @@ fn log_service_crash_looping_then_recovering_loses_nothing() {
     // line is there.
     let s = Scratch::new("rel-log-crash");
     let svc = s.join("a");
-    script(svc.join("run"), &numbered_producer("rel-d", 200, "0.05"));
-    script(svc.join("log/run"), "#!/bin/sh\n[ -e ../log-ok ] || exit 1\nexec svlogd main\n");
-    write(svc.join("log/main/config"), "s200000\nn1000\n");
+    logging_service_with(&svc, "rel-d", 200, "0.05", "[ -e ../log-ok ] || exit 1\nexec svlogd main");
     let _r = runsv(&svc, s.join("runsv.err"));
     let pid = harness::wait_running_pid(&svc, SOON);
     // Backpressure: the producer ends up blocked writing to the full pipe.
@@ -267,9 +275,7 @@ fn log_service_that_stops_reading_holds_then_recovers() {
     // pipe, not killed; replacing the logger (`k` on the log) drains it.
     let s = Scratch::new("rel-log-stall");
     let svc = s.join("a");
-    script(svc.join("run"), &numbered_producer("rel-e", 200, "0.05"));
-    script(svc.join("log/run"), "#!/bin/sh\n[ -e ../log-ok ] && exec svlogd main\nexec sleep 1000\n");
-    write(svc.join("log/main/config"), "s200000\nn1000\n");
+    logging_service_with(&svc, "rel-e", 200, "0.05", "[ -e ../log-ok ] && exec svlogd main\nexec sleep 1000");
     let _r = runsv(&svc, s.join("runsv.err"));
     let pid = harness::wait_running_pid(&svc, SOON);
     wait_until(SOON, "the producer to block on the pipe", || {

@@ -17,6 +17,16 @@ pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// True when the image can be built here (root: mmdebstrap's chroot and
+/// mounts); otherwise prints why the test is skipped.
+pub fn can_build() -> bool {
+    let root = harness::is_root();
+    if !root {
+        eprintln!("skipped: the kernel refuses the image build's chroot and mounts to a non-root user");
+    }
+    root
+}
+
 /// True when the kernel lets us make the namespaces an instance needs;
 /// otherwise prints why the test is skipped.
 pub fn namespaces_available() -> bool {
