@@ -228,9 +228,9 @@ fn sigkill_runsv_while_the_pipe_holds_unread_lines() {
     });
     // Only now may the old logger start reading.
     write(svc.join("go"), "");
-    wait_until(SOON, "the new ./run", || {
-        status_of(&svc, false).is_some_and(|st| st.pid != 0 && st.pid != pid as u32)
-    });
+    // The new ./run's first lines follow the old ones (a `d` before them
+    // could stop it before its first line).
+    wait_until(SOON, "the new ./run's first lines", || audit(&svc.join("log/main"), "rel-f").producers == 2);
     let a = stop_and_audit(&svc, "rel-f");
     eprintln!("sigkill_runsv_pipe: {a:?}\n{}", new.stderr());
     assert!(!new.stderr().contains("killed"), "the old logger ended by itself: {}", new.stderr());
