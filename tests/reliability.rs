@@ -599,7 +599,9 @@ fn service_directory_deleted_or_replaced_under_runsvdir() {
     harness::wait_running_pid(&a, SOON);
     harness::wait_running_pid(&b, SOON);
     // Deleted: its runsv is told to exit and ./run goes with it.
-    fs::remove_dir_all(&a).unwrap();
+    // (runsv may still be writing its start records: `rm -rf` is retried,
+    // as an operator would.)
+    wait_until(SOON, "a removed", || fs::remove_dir_all(&a).is_ok());
     wait_until(SOON, "a's ./run and runsv to go", || {
         let ps = processes(&tags);
         !instances(&ps).contains_key("rel-a")

@@ -97,6 +97,12 @@ impl Processor {
 
     fn fork_child(&self) -> io::Result<i32> {
         let plan = ChildPlan::new(self)?;
+        // Until it executes the shell, the child holds copies of our
+        // descriptors, the directories' `lock` among them (close-on-exec):
+        // a SIGHUP handled in that window could not lock the directory
+        // again. So we return only once the child has executed (or died):
+        // the write end of this pipe closes then, and we read end of file.
+        let (exec_read, exec_write) = runit_core::selfpipe::pipe(libc::O_CLOEXEC)?;
         // Our handlers must not run in the child before exec (they would
         // write to the self-pipe it shares with us): block the signals
         // around fork; the child sets runit's mask itself.
@@ -106,6 +112,15 @@ impl Processor {
         // open, dup2, close, exec, writev, _exit).
         let pid = unsafe { fork(|| plan.run()) };
         restore(&old);
+        drop(exec_write);
+        if pid.is_ok() {
+            let mut byte = [0u8; 1];
+            while let Err(e) = sys::read(exec_read.as_raw_fd(), &mut byte) {
+                if e.kind() != io::ErrorKind::Interrupted {
+                    break;
+                }
+            }
+        }
         pid
     }
 
