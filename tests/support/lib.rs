@@ -386,18 +386,9 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Outcome {
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut p = Proc::spawn(cmd);
     let mut child = p.child.take().unwrap();
-    let mut out = child.stdout.take().unwrap();
-    let mut err = child.stderr.take().unwrap();
-    let t_out = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = out.read_to_end(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err.read_to_end(&mut s);
-        s
-    });
+    let out = child.stdout.take().unwrap();
+    let err = child.stderr.take().unwrap();
+    let (t_out, t_err) = (read_in_thread(out), read_in_thread(err));
     let finished = wait_for(timeout, || exited_unreaped(p.pid).then_some(())).is_some();
     // Grandchildren that outlive the command keep the pipes open: kill them
     // (and, on timeout, the command) while its pid is still reserved.
@@ -406,9 +397,16 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Outcome {
     if !finished {
         panic!("command {cmd:?} did not finish within {timeout:?} ({status})");
     }
-    let stdout = String::from_utf8_lossy(&t_out.join().unwrap()).into_owned();
-    let stderr = String::from_utf8_lossy(&t_err.join().unwrap()).into_owned();
-    Outcome { code: status.code(), stdout, stderr }
+    Outcome { code: status.code(), stdout: t_out.join().unwrap(), stderr: t_err.join().unwrap() }
+}
+
+/// Reads `r` to its end in a thread of its own; the text (lossy UTF-8).
+fn read_in_thread(mut r: impl Read + Send + 'static) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut s = Vec::new();
+        let _ = r.read_to_end(&mut s);
+        String::from_utf8_lossy(&s).into_owned()
+    })
 }
 
 /// Runs `cmd` to completion (stdin /dev/null) WITHOUT the kill tag: what
@@ -419,27 +417,16 @@ pub fn run(cmd: &mut Command, timeout: Duration) -> Outcome {
 pub fn run_untagged(cmd: &mut Command, timeout: Duration) -> Result<Outcome, String> {
     cmd.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped());
     let mut child = cmd.spawn().map_err(|e| format!("{cmd:?}: {e}"))?;
-    let (Some(mut out), Some(mut err)) = (child.stdout.take(), child.stderr.take()) else {
+    let (Some(out), Some(err)) = (child.stdout.take(), child.stderr.take()) else {
         return Err(format!("{cmd:?}: no pipes"));
     };
-    let t_out = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = out.read_to_end(&mut s);
-        s
-    });
-    let t_err = std::thread::spawn(move || {
-        let mut s = Vec::new();
-        let _ = err.read_to_end(&mut s);
-        s
-    });
+    let (t_out, t_err) = (read_in_thread(out), read_in_thread(err));
     let Some(status) = wait_for(timeout, || child.try_wait().ok().flatten()) else {
         let _ = child.kill();
         let _ = child.wait();
         return Err(format!("{cmd:?} did not finish within {timeout:?}"));
     };
-    let text = |t: std::thread::JoinHandle<Vec<u8>>| {
-        String::from_utf8_lossy(&t.join().unwrap_or_default()).into_owned()
-    };
+    let text = |t: std::thread::JoinHandle<String>| t.join().unwrap_or_default();
     Ok(Outcome { code: status.code(), stdout: text(t_out), stderr: text(t_err) })
 }
 
